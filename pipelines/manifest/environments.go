@@ -1,0 +1,196 @@
+// Package manifest loads the Statex manifest set: the environments file, the
+// kustomize render of an environment, and plain YAML files, into objects that
+// remember where they came from (file and line) so every later verb can point
+// a user at the exact place to fix.
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// EnvironmentsFile is the conventional location of the environments file,
+// relative to the repository root.
+const EnvironmentsFile = "manifests/environments.yaml"
+
+// Environments is the parsed environments file: every place the platform is
+// deployed to, in promotion order, and the secrets created at deploy time.
+type Environments struct {
+	APIVersion        string            `json:"apiVersion"`
+	Kind              string            `json:"kind"`
+	Namespace         string            `json:"namespace"`
+	KubernetesVersion string            `json:"kubernetesVersion"`
+	Promotion         []string          `json:"promotion"`
+	GeneratedSecrets  []GeneratedSecret `json:"generatedSecrets,omitempty"`
+	Environments      []Environment     `json:"environments"`
+
+	// Path is the file this was read from; overlays resolve relative to its directory.
+	Path string `json:"-"`
+}
+
+// GeneratedSecret is a Secret that is never committed: the deploy step
+// creates it (random values, stable across deploys) or, where the environment
+// says so, an external store provides it. Validation treats it as present.
+type GeneratedSecret struct {
+	Name string   `json:"name"`
+	Keys []string `json:"keys"`
+}
+
+// Environment is one deployment target.
+type Environment struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Overlay     string   `json:"overlay"`
+	Namespace   string   `json:"namespace,omitempty"`
+	Target      Target   `json:"target"`
+	Gates       []string `json:"gates,omitempty"`
+	Secrets     string   `json:"secrets,omitempty"`
+	TTL         string   `json:"ttl,omitempty"`
+}
+
+// Target names the cluster an environment deploys to: a kind cluster the
+// pipeline manages, or an existing kubeconfig context.
+type Target struct {
+	Kind    *KindTarget `json:"kind,omitempty"`
+	Context string      `json:"context,omitempty"`
+}
+
+// KindTarget is a local kind cluster created and owned by the pipeline.
+type KindTarget struct {
+	Cluster string `json:"cluster"`
+}
+
+// Known gate names; anything else in an environment's gates is a typo.
+var knownGates = []string{"validate", "deploy", "check", "drill", "approval"}
+
+// LoadEnvironments reads and checks the environments file. Errors name the
+// file and the offending environment or field.
+func LoadEnvironments(path string) (*Environments, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read environments file: %w", err)
+	}
+	var envs Environments
+	if err := yaml.UnmarshalStrict(data, &envs); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	envs.Path = path
+	if err := envs.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &envs, nil
+}
+
+func (e *Environments) check() error {
+	var errs []error
+	if e.Kind != "Environments" {
+		errs = append(errs, fmt.Errorf("kind is %q, want Environments", e.Kind))
+	}
+	if e.Namespace == "" {
+		errs = append(errs, errors.New("namespace: required (the default namespace of every environment)"))
+	}
+	if e.KubernetesVersion == "" {
+		errs = append(errs, errors.New(`kubernetesVersion: required (validation target, e.g. "1.34")`))
+	}
+	if len(e.Environments) == 0 {
+		errs = append(errs, errors.New("environments: at least one environment is required"))
+	}
+	seen := map[string]bool{}
+	for i, env := range e.Environments {
+		where := fmt.Sprintf("environments[%d]", i)
+		if env.Name != "" {
+			where = fmt.Sprintf("environment %q", env.Name)
+		}
+		switch {
+		case env.Name == "":
+			errs = append(errs, fmt.Errorf("%s: name is required", where))
+		case seen[env.Name]:
+			errs = append(errs, fmt.Errorf("%s: defined twice", where))
+		}
+		seen[env.Name] = true
+		if env.Overlay == "" {
+			errs = append(errs, fmt.Errorf("%s: overlay is required (a kustomize directory relative to %s)", where, filepath.Dir(e.Path)))
+		}
+		if (env.Target.Kind == nil) == (env.Target.Context == "") {
+			errs = append(errs, fmt.Errorf("%s: target needs exactly one of kind.cluster or context", where))
+		}
+		if env.Target.Kind != nil && env.Target.Kind.Cluster == "" {
+			errs = append(errs, fmt.Errorf("%s: target.kind.cluster is empty", where))
+		}
+		for _, g := range env.Gates {
+			if !slices.Contains(knownGates, g) {
+				errs = append(errs, fmt.Errorf("%s: unknown gate %q (known: %s)", where, g, strings.Join(knownGates, ", ")))
+			}
+		}
+		switch env.Secrets {
+		case "", "generate", "external":
+		default:
+			errs = append(errs, fmt.Errorf("%s: secrets is %q, want generate or external", where, env.Secrets))
+		}
+		if env.TTL != "" {
+			if _, err := time.ParseDuration(env.TTL); err != nil {
+				errs = append(errs, fmt.Errorf("%s: ttl %q: %v", where, env.TTL, err))
+			}
+		}
+	}
+	for _, name := range e.Promotion {
+		if !seen[name] {
+			errs = append(errs, fmt.Errorf("promotion: %q is not a defined environment", name))
+		}
+	}
+	for i, s := range e.GeneratedSecrets {
+		if s.Name == "" || len(s.Keys) == 0 {
+			errs = append(errs, fmt.Errorf("generatedSecrets[%d]: name and keys are required", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Get returns the named environment or an error listing the valid names.
+func (e *Environments) Get(name string) (*Environment, error) {
+	var names []string
+	for i := range e.Environments {
+		if e.Environments[i].Name == name {
+			return &e.Environments[i], nil
+		}
+		names = append(names, e.Environments[i].Name)
+	}
+	return nil, fmt.Errorf("%s: no environment %q (defined: %s)", e.Path, name, strings.Join(names, ", "))
+}
+
+// NamespaceOf returns the namespace an environment deploys into.
+func (e *Environments) NamespaceOf(env *Environment) string {
+	if env.Namespace != "" {
+		return env.Namespace
+	}
+	return e.Namespace
+}
+
+// OverlayDir is the absolute-or-relative directory of an environment's overlay.
+func (e *Environments) OverlayDir(env *Environment) string {
+	return filepath.Join(filepath.Dir(e.Path), env.Overlay)
+}
+
+// FindRoot walks up from dir to the directory that holds the environments
+// file, so the CLI works from any subdirectory of a checkout.
+func FindRoot(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, EnvironmentsFile)); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no %s in %s or any parent (use --root)", EnvironmentsFile, abs)
+		}
+	}
+}
