@@ -60,37 +60,53 @@ func (o *Object) Group() string {
 // the source (it was added by an overlay, or it is missing), it returns the
 // line of the deepest ancestor that does, so a finding always has a line.
 func (o *Object) LineOf(path string) int {
-	n := o.source
-	if n == nil {
+	if o.source == nil {
 		return o.Line
 	}
-	line := n.Line
-	for _, seg := range splitPath(path) {
-		for n.Kind == yaml.AliasNode && n.Alias != nil {
-			n = n.Alias
-		}
-		var next *yaml.Node
-		switch {
-		case seg.index >= 0 && n.Kind == yaml.SequenceNode:
-			if seg.index < len(n.Content) {
-				next = n.Content[seg.index]
-				line = next.Line
-			}
-		case seg.index < 0 && n.Kind == yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == seg.key {
-					next = n.Content[i+1]
-					line = n.Content[i].Line
-					break
-				}
-			}
-		}
-		if next == nil {
-			return line
-		}
-		n = next
-	}
+	line, _ := resolve(o.source, splitPath(path), o.source.Line, 0)
 	return line
+}
+
+// resolve walks segs from n and returns the line of the deepest node reached
+// and how many segments it matched. A key segment that meets a sequence
+// (decoder errors drop list indices: "spec.containers.ports") is tried on
+// every element; the element that matches deepest wins. Repeated mapping
+// keys resolve to the last one, the value a decoder keeps.
+func resolve(n *yaml.Node, segs []pathSeg, line, depth int) (int, int) {
+	if depth > maxDepth {
+		return line, 0
+	}
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if len(segs) == 0 {
+		return line, 0
+	}
+	seg := segs[0]
+	switch {
+	case seg.index >= 0 && n.Kind == yaml.SequenceNode:
+		if seg.index < len(n.Content) {
+			next := n.Content[seg.index]
+			l, d := resolve(next, segs[1:], next.Line, depth+1)
+			return l, d + 1
+		}
+	case seg.index < 0 && n.Kind == yaml.MappingNode:
+		for i := len(n.Content) - 2; i >= 0; i -= 2 {
+			if n.Content[i].Value == seg.key {
+				l, d := resolve(n.Content[i+1], segs[1:], n.Content[i].Line, depth+1)
+				return l, d + 1
+			}
+		}
+	case seg.index < 0 && n.Kind == yaml.SequenceNode:
+		bestLine, bestDepth := line, 0
+		for _, el := range n.Content {
+			if l, d := resolve(el, segs, el.Line, depth+1); d > bestDepth {
+				bestLine, bestDepth = l, d
+			}
+		}
+		return bestLine, bestDepth
+	}
+	return line, 0
 }
 
 type pathSeg struct {

@@ -208,12 +208,12 @@ func spreadsOwnPods(spec *corev1.PodSpec, own map[string]string) bool {
 func checkSecret(it *item, s *corev1.Secret) {
 	for k, val := range s.Data {
 		if len(val) > 0 {
-			it.add(RuleCommittedSecret, "data."+k, "Secret %s commits a value for %q", s.Name, k)
+			it.add(RuleCommittedSecret, fieldPath("data", k), "Secret %s commits a value for %q", s.Name, k)
 		}
 	}
 	for k, val := range s.StringData {
 		if val != "" {
-			it.add(RuleCommittedSecret, "stringData."+k, "Secret %s commits a value for %q", s.Name, k)
+			it.add(RuleCommittedSecret, fieldPath("stringData", k), "Secret %s commits a value for %q", s.Name, k)
 		}
 	}
 }

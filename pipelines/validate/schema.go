@@ -140,6 +140,13 @@ func (v *run) checkObject(it *item) {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			it.add(RuleInvalidType, te.Field, "%s: got %s, want %s", te.Field, te.Value, te.Type)
+			// The decoder filled in everything else: keep the pod template
+			// (labels, ports) so cross-references do not cascade into
+			// findings about objects that merely lost their target.
+			it.pod = templateOf(typed)
+			if it.pod != nil {
+				it.pod.item = it
+			}
 		} else {
 			it.add(RuleInvalidType, "", "%v", err)
 		}
@@ -190,7 +197,7 @@ func (v *run) checkMetadata(it *item) {
 	checkLabels(it, "metadata.labels", o.Labels)
 	for k := range o.Annotations {
 		for _, p := range validation.IsQualifiedName(strings.ToLower(k)) {
-			it.add(RuleInvalidLabel, "metadata.annotations", "annotation key %q: %s", k, p)
+			it.add(RuleInvalidLabel, fieldPath("metadata.annotations", k), "annotation key %q: %s", k, p)
 		}
 	}
 }
@@ -198,10 +205,10 @@ func (v *run) checkMetadata(it *item) {
 func checkLabels(it *item, path string, l map[string]string) {
 	for k, val := range l {
 		for _, p := range validation.IsQualifiedName(k) {
-			it.add(RuleInvalidLabel, path, "label key %q: %s", k, p)
+			it.add(RuleInvalidLabel, fieldPath(path, k), "label key %q: %s", k, p)
 		}
 		for _, p := range validation.IsValidLabelValue(val) {
-			it.add(RuleInvalidLabel, path+"."+k, "label %s value %q: %s", k, val, p)
+			it.add(RuleInvalidLabel, fieldPath(path, k), "label %s value %q: %s", k, val, p)
 		}
 	}
 }
@@ -217,37 +224,56 @@ type podTemplate struct {
 	claimNames map[string]bool // StatefulSet volumeClaimTemplates
 }
 
-// checkTyped runs the API-server object rules and the per-object policies.
-func (v *run) checkTyped(it *item) {
-	switch obj := it.typed.(type) {
+// templateOf finds the pod template of a workload type.
+func templateOf(typed any) *podTemplate {
+	tmpl := func(t *corev1.PodTemplateSpec, replicas int32, longLived bool) *podTemplate {
+		return &podTemplate{path: "spec.template.spec", labels: t.Labels, spec: &t.Spec, replicas: replicas, longLived: longLived}
+	}
+	switch obj := typed.(type) {
 	case *corev1.Pod:
-		it.pod = &podTemplate{path: "spec", labels: obj.Labels, spec: &obj.Spec, replicas: 1,
+		return &podTemplate{path: "spec", labels: obj.Labels, spec: &obj.Spec, replicas: 1,
 			longLived: obj.Spec.RestartPolicy == "" || obj.Spec.RestartPolicy == corev1.RestartPolicyAlways}
 	case *appsv1.Deployment:
-		it.pod = v.workload(it, obj.Spec.Selector, &obj.Spec.Template, replicasOf(obj.Spec.Replicas), true)
+		return tmpl(&obj.Spec.Template, replicasOf(obj.Spec.Replicas), true)
 	case *appsv1.StatefulSet:
-		it.pod = v.workload(it, obj.Spec.Selector, &obj.Spec.Template, replicasOf(obj.Spec.Replicas), true)
-		if it.pod != nil {
-			it.pod.claimNames = map[string]bool{}
-			for _, c := range obj.Spec.VolumeClaimTemplates {
-				it.pod.claimNames[c.Name] = true
-			}
+		p := tmpl(&obj.Spec.Template, replicasOf(obj.Spec.Replicas), true)
+		p.claimNames = map[string]bool{}
+		for _, c := range obj.Spec.VolumeClaimTemplates {
+			p.claimNames[c.Name] = true
 		}
+		return p
 	case *appsv1.DaemonSet:
-		it.pod = v.workload(it, obj.Spec.Selector, &obj.Spec.Template, -1, true)
+		return tmpl(&obj.Spec.Template, -1, true)
 	case *appsv1.ReplicaSet:
-		it.pod = v.workload(it, obj.Spec.Selector, &obj.Spec.Template, replicasOf(obj.Spec.Replicas), true)
+		return tmpl(&obj.Spec.Template, replicasOf(obj.Spec.Replicas), true)
 	case *corev1.ReplicationController:
 		if obj.Spec.Template != nil {
-			it.pod = &podTemplate{path: "spec.template.spec", labels: obj.Spec.Template.Labels,
-				spec: &obj.Spec.Template.Spec, replicas: replicasOf(obj.Spec.Replicas), longLived: true}
+			return tmpl(obj.Spec.Template, replicasOf(obj.Spec.Replicas), true)
 		}
 	case *batchv1.Job:
-		it.pod = &podTemplate{path: "spec.template.spec", labels: obj.Spec.Template.Labels, spec: &obj.Spec.Template.Spec, replicas: 1}
+		return tmpl(&obj.Spec.Template, 1, false)
+	case *batchv1.CronJob:
+		p := tmpl(&obj.Spec.JobTemplate.Spec.Template, 1, false)
+		p.path = "spec.jobTemplate.spec.template.spec"
+		return p
+	}
+	return nil
+}
+
+// checkTyped runs the API-server object rules and the per-object policies.
+func (v *run) checkTyped(it *item) {
+	it.pod = templateOf(it.typed)
+	switch obj := it.typed.(type) {
+	case *appsv1.Deployment:
+		checkWorkloadSelector(it, obj.Spec.Selector, &obj.Spec.Template)
+	case *appsv1.StatefulSet:
+		checkWorkloadSelector(it, obj.Spec.Selector, &obj.Spec.Template)
+	case *appsv1.DaemonSet:
+		checkWorkloadSelector(it, obj.Spec.Selector, &obj.Spec.Template)
+	case *appsv1.ReplicaSet:
+		checkWorkloadSelector(it, obj.Spec.Selector, &obj.Spec.Template)
 	case *batchv1.CronJob:
 		v.checkCron(it, obj)
-		t := &obj.Spec.JobTemplate.Spec.Template
-		it.pod = &podTemplate{path: "spec.jobTemplate.spec.template.spec", labels: t.Labels, spec: &t.Spec, replicas: 1}
 	case *corev1.Service:
 		checkServicePorts(it, obj)
 	case *corev1.Secret:
@@ -255,6 +281,9 @@ func (v *run) checkTyped(it *item) {
 	}
 	if it.pod != nil {
 		it.pod.item = it
+		if it.pod.path != "spec" {
+			checkLabels(it, strings.TrimSuffix(it.pod.path, ".spec")+".metadata.labels", it.pod.labels)
+		}
 		checkPodSpec(it, it.pod)
 		checkPodPolicy(it, it.pod)
 		collectReferences(it, it.pod)
@@ -268,22 +297,21 @@ func replicasOf(r *int32) int32 {
 	return *r
 }
 
-func (v *run) workload(it *item, sel *metav1.LabelSelector, t *corev1.PodTemplateSpec, replicas int32, longLived bool) *podTemplate {
-	p := &podTemplate{path: "spec.template.spec", labels: t.Labels, spec: &t.Spec, replicas: replicas, longLived: longLived}
-	checkLabels(it, "spec.template.metadata.labels", t.Labels)
+// checkWorkloadSelector applies the API server's rule that a workload's
+// selector must select its own template.
+func checkWorkloadSelector(it *item, sel *metav1.LabelSelector, t *corev1.PodTemplateSpec) {
 	if sel == nil || (len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0) {
 		it.add(RuleRequiredField, "spec.selector", "%s needs spec.selector (matching the pod template labels)", it.obj.Kind)
-		return p
+		return
 	}
 	s, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil {
 		it.add(RuleSelectorMismatch, "spec.selector", "invalid selector: %v", err)
-		return p
+		return
 	}
 	if !s.Matches(labels.Set(t.Labels)) {
 		it.add(RuleSelectorMismatch, "spec.selector", "selector %s does not match template labels %s", s, labels.Set(t.Labels))
 	}
-	return p
 }
 
 func (v *run) checkCron(it *item, cj *batchv1.CronJob) {

@@ -216,7 +216,7 @@ func (v *run) applySuppressions(it *item, rep *Report) {
 		if !ok {
 			continue
 		}
-		path := "metadata.annotations." + k
+		path := fieldPath("metadata.annotations", k)
 		switch {
 		case RuleByID(id) == nil:
 			it.add(RuleSuppressionInvalid, path, "annotation %s names no rule (known: statex validate --list-rules)", k)
@@ -235,6 +235,15 @@ func (v *run) applySuppressions(it *item, rep *Report) {
 		}
 		rep.Findings = append(rep.Findings, f)
 	}
+}
+
+// fieldPath appends a map key that may contain dots (annotation keys, file
+// names) in the bracket form LineOf understands.
+func fieldPath(parent, key string) string {
+	if strings.ContainsAny(key, "./[]") {
+		return parent + `["` + key + `"]`
+	}
+	return parent + "." + key
 }
 
 func parseMinor(v string) (int, error) {

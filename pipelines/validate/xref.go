@@ -17,6 +17,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
+// RuntimeLabelsAnnotation on a Service lists selector keys (comma-separated)
+// that a controller sets on pods at runtime, such as Patroni's role label:
+// template matching ignores them, every other check still applies.
+const RuntimeLabelsAnnotation = "statex.io/runtime-labels"
+
 // reference is a pod template's dependency on another object by name.
 type reference struct {
 	kind     string // ConfigMap, Secret, ServiceAccount, PersistentVolumeClaim
@@ -307,7 +312,20 @@ func (v *run) checkService(ix *index, it *item, svc *corev1.Service) {
 	if len(svc.Spec.Selector) == 0 || svc.Spec.Type == corev1.ServiceTypeExternalName {
 		return // endpoints are managed elsewhere
 	}
-	matched, _ := ix.match(it.ns, &metav1.LabelSelector{MatchLabels: svc.Spec.Selector})
+	selector := svc.Spec.Selector
+	if keys := svc.Annotations[RuntimeLabelsAnnotation]; keys != "" {
+		selector = map[string]string{}
+		runtime := map[string]bool{}
+		for _, k := range strings.Split(keys, ",") {
+			runtime[strings.TrimSpace(k)] = true
+		}
+		for k, v := range svc.Spec.Selector {
+			if !runtime[k] {
+				selector[k] = v
+			}
+		}
+	}
+	matched, _ := ix.match(it.ns, &metav1.LabelSelector{MatchLabels: selector})
 	if len(matched) == 0 {
 		it.add(RuleServiceSelector, "spec.selector", "selector %s matches no pod template in namespace %s", labels.Set(svc.Spec.Selector), it.ns)
 		return
