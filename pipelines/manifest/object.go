@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -33,10 +35,40 @@ type Object struct {
 	File string
 	Line int
 
-	// source is the document's root node in File, used to map field paths
-	// to lines. For rendered objects it is the node in the original file the
-	// object came from (before overlays), so lines point at what users edit.
-	source *yaml.Node
+	// src is the document in File, used to map field paths to lines. For
+	// rendered objects it is the document the object came from (before
+	// overlays), so lines point at what users edit.
+	src *docSource
+}
+
+// docSource keeps a document's bytes, not its parse tree: trees are large
+// and pointer-heavy, and only objects with findings need one, so it is
+// parsed again on first use.
+type docSource struct {
+	data     []byte
+	lineBase int // lines before data in its file
+	item     int // index in a List's items, or -1
+	once     sync.Once
+	root     *yaml.Node
+}
+
+func (d *docSource) node() *yaml.Node {
+	d.once.Do(func() {
+		var doc yaml.Node
+		if yaml.Unmarshal(d.data, &doc) != nil || len(doc.Content) == 0 {
+			return
+		}
+		d.root = doc.Content[0]
+		if d.item >= 0 {
+			items := mapValue(d.root, "items")
+			if items == nil || d.item >= len(items.Content) {
+				d.root = nil
+				return
+			}
+			d.root = items.Content[d.item]
+		}
+	})
+	return d.root
 }
 
 // Ref is a short human name for the object: Kind/namespace/name.
@@ -60,11 +92,15 @@ func (o *Object) Group() string {
 // the source (it was added by an overlay, or it is missing), it returns the
 // line of the deepest ancestor that does, so a finding always has a line.
 func (o *Object) LineOf(path string) int {
-	if o.source == nil {
+	if o.src == nil {
 		return o.Line
 	}
-	line, _ := resolve(o.source, splitPath(path), o.source.Line, 0)
-	return line
+	root := o.src.node()
+	if root == nil {
+		return o.Line
+	}
+	line, _ := resolve(root, splitPath(path), root.Line, 0)
+	return line + o.src.lineBase
 }
 
 // resolve walks segs from n and returns the line of the deepest node reached
@@ -163,22 +199,107 @@ func (e *SyntaxError) Error() string {
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
 
 // ParseDocuments splits a YAML stream into objects. Lists (kind: List) are
-// expanded. Documents that cannot be parsed become SyntaxErrors; a syntax
-// error ends the stream because the YAML parser cannot resynchronise.
+// expanded. Documents that cannot be parsed become SyntaxErrors with the
+// line in the stream; the other documents are still loaded. Large streams
+// are parsed on all cores: documents are independent once split at their
+// "---" markers, which YAML only allows at the start of a line.
 func ParseDocuments(file string, data []byte) ([]*Object, []*SyntaxError) {
+	chunks := splitDocuments(data)
+	type parsed struct {
+		objs []*Object
+		errs []*SyntaxError
+	}
+	results := make([]parsed, len(chunks))
+	parse := func(i int) {
+		results[i].objs, results[i].errs = parseChunk(file, chunks[i].data, chunks[i].line)
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(chunks) < 32 || workers == 1 {
+		for i := range chunks {
+			parse(i)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(chunks); i += workers {
+					parse(i)
+				}
+			})
+		}
+		wg.Wait()
+	}
 	var objs []*Object
 	var errs []*SyntaxError
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
+	for _, r := range results {
+		objs = append(objs, r.objs...)
+		errs = append(errs, r.errs...)
+	}
+	return objs, errs
+}
+
+type chunk struct {
+	data []byte
+	line int // lines before the chunk in the stream
+}
+
+// splitDocuments cuts a stream before every line that starts a document
+// ("---" alone or followed by a space, tab or comment).
+func splitDocuments(data []byte) []chunk {
+	var chunks []chunk
+	start, startLine, line := 0, 0, 0
+	for i := 0; i < len(data); {
+		end := bytes.IndexByte(data[i:], '\n')
+		next := len(data)
+		if end >= 0 {
+			next = i + end + 1
+		}
+		if i > start && isDocumentMarker(data[i:next]) {
+			chunks = append(chunks, chunk{data: data[start:i], line: startLine})
+			start, startLine = i, line
+		}
+		line++
+		i = next
+	}
+	return append(chunks, chunk{data: data[start:], line: startLine})
+}
+
+func isDocumentMarker(line []byte) bool {
+	if !bytes.HasPrefix(line, []byte("---")) {
+		return false
+	}
+	rest := line[3:]
+	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\n' || rest[0] == '\r'
+}
+
+func parseChunk(file string, data []byte, lineBase int) ([]*Object, []*SyntaxError) {
+	var objs []*Object
+	var errs []*SyntaxError
+	var docs []*yaml.Node
+	if bytes.Contains(data, []byte("\n...")) || bytes.HasPrefix(data, []byte("...")) {
+		// "..." may end a document and start another without "---": let
+		// the decoder split them (positions of later ones are not kept).
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		for {
+			var doc yaml.Node
+			err := dec.Decode(&doc)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				errs = append(errs, yamlError(file, err, lineBase))
+				break
+			}
+			docs = append(docs, &doc)
+		}
+	} else {
 		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			break
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, []*SyntaxError{yamlError(file, err, lineBase)}
 		}
-		if err != nil {
-			errs = append(errs, yamlError(file, err))
-			break
-		}
+		docs = append(docs, &doc)
+	}
+	for _, doc := range docs {
 		if len(doc.Content) == 0 {
 			continue
 		}
@@ -186,7 +307,11 @@ func ParseDocuments(file string, data []byte) ([]*Object, []*SyntaxError) {
 		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 			continue // an empty document between separators
 		}
-		o, err := newObject(file, root)
+		src := &docSource{data: data, lineBase: lineBase, item: -1}
+		if len(docs) > 1 {
+			src = nil // positions fall back to the document's line
+		}
+		o, err := newObject(file, root, src, lineBase)
 		if err != nil {
 			errs = append(errs, err.(*SyntaxError))
 			continue
@@ -194,11 +319,15 @@ func ParseDocuments(file string, data []byte) ([]*Object, []*SyntaxError) {
 		if o.Kind == "List" || strings.HasSuffix(o.Kind, "List") && o.APIVersion == "v1" {
 			items := mapValue(root, "items")
 			if items == nil || items.Kind != yaml.SequenceNode {
-				errs = append(errs, &SyntaxError{File: file, Line: root.Line, Msg: o.Kind + " without an items list"})
+				errs = append(errs, &SyntaxError{File: file, Line: o.Line, Msg: o.Kind + " without an items list"})
 				continue
 			}
-			for _, it := range items.Content {
-				item, err := newObject(file, it)
+			for i, it := range items.Content {
+				var itemSrc *docSource
+				if src != nil {
+					itemSrc = &docSource{data: data, lineBase: lineBase, item: i}
+				}
+				item, err := newObject(file, it, itemSrc, lineBase)
 				if err != nil {
 					errs = append(errs, err.(*SyntaxError))
 					continue
@@ -212,24 +341,25 @@ func ParseDocuments(file string, data []byte) ([]*Object, []*SyntaxError) {
 	return objs, errs
 }
 
-func yamlError(file string, err error) *SyntaxError {
+func yamlError(file string, err error, lineBase int) *SyntaxError {
 	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return &SyntaxError{File: file, Line: line, Msg: "malformed YAML: " + msg[len(m[0]):]}
+		return &SyntaxError{File: file, Line: line + lineBase, Msg: "malformed YAML: " + msg[len(m[0]):]}
 	}
 	return &SyntaxError{File: file, Msg: "malformed YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
-func newObject(file string, root *yaml.Node) (*Object, error) {
+func newObject(file string, root *yaml.Node, src *docSource, lineBase int) (*Object, error) {
+	line := root.Line + lineBase
 	if root.Kind != yaml.MappingNode {
-		return nil, &SyntaxError{File: file, Line: root.Line, Msg: "document is not a mapping (expected a Kubernetes object)"}
+		return nil, &SyntaxError{File: file, Line: line, Msg: "document is not a mapping (expected a Kubernetes object)"}
 	}
 	js, err := nodeToJSON(root)
 	if err != nil {
-		return nil, &SyntaxError{File: file, Line: root.Line, Msg: err.Error()}
+		return nil, &SyntaxError{File: file, Line: line, Msg: err.Error()}
 	}
-	o := &Object{File: file, Line: root.Line, source: root, JSON: js}
+	o := &Object{File: file, Line: line, src: src, JSON: js}
 	o.APIVersion = scalar(mapValue(root, "apiVersion"))
 	o.Kind = scalar(mapValue(root, "kind"))
 	if meta := mapValue(root, "metadata"); meta != nil {
@@ -246,7 +376,7 @@ func newObject(file string, root *yaml.Node) (*Object, error) {
 		missing = append(missing, "kind")
 	}
 	if len(missing) > 0 {
-		return nil, &SyntaxError{File: file, Line: root.Line, Msg: "object without " + strings.Join(missing, " and ") + " (every document must be a Kubernetes object)"}
+		return nil, &SyntaxError{File: file, Line: line, Msg: "object without " + strings.Join(missing, " and ") + " (every document must be a Kubernetes object)"}
 	}
 	return o, nil
 }

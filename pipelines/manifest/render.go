@@ -84,7 +84,7 @@ func Render(ctx context.Context, root string, envs *Environments, envName string
 			return nil, fmt.Errorf("kustomize build %s: %s: rendered output does not parse", out.Overlay, res.CurId())
 		}
 		obj := objs[0]
-		obj.File, obj.Line, obj.source = out.Overlay, 0, nil
+		obj.File, obj.Line, obj.src = out.Overlay, 0, nil
 		if origin != nil && origin.Repo == "" && origin.Path != "" {
 			src := filepath.Join(overlay, origin.Path)
 			if err := locate(obj, root, src, sources); err != nil {
@@ -120,13 +120,13 @@ func locate(obj *Object, root, src string, cache map[string][]*Object) error {
 			continue
 		}
 		if d.Name == obj.Name {
-			obj.Line, obj.source = d.Line, d.source
+			obj.Line, obj.src = d.Line, d.src
 			return nil
 		}
 		sameKind = append(sameKind, d)
 	}
 	if len(sameKind) == 1 {
-		obj.Line, obj.source = sameKind[0].Line, sameKind[0].source
+		obj.Line, obj.src = sameKind[0].Line, sameKind[0].src
 	} else if len(docs) > 0 {
 		obj.Line = docs[0].Line
 	}
