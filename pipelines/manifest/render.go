@@ -85,9 +85,16 @@ func Render(ctx context.Context, root string, envs *Environments, envName string
 		}
 		obj := objs[0]
 		obj.File, obj.Line, obj.src = out.Overlay, 0, nil
-		if origin != nil && origin.Repo == "" && origin.Path != "" {
-			src := filepath.Join(overlay, origin.Path)
-			if err := locate(obj, root, src, sources); err != nil {
+		switch {
+		case origin == nil || origin.Repo != "":
+		case origin.Path != "":
+			if err := locate(obj, root, filepath.Join(overlay, origin.Path), sources); err != nil {
+				return nil, err
+			}
+		case origin.ConfiguredIn != "":
+			// Generated (configMapGenerator, secretGenerator): point at the
+			// generator entry in the kustomization that declared it.
+			if err := locateGenerator(obj, root, filepath.Join(overlay, origin.ConfiguredIn)); err != nil {
 				return nil, err
 			}
 		}
@@ -129,6 +136,26 @@ func locate(obj *Object, root, src string, cache map[string][]*Object) error {
 		obj.Line, obj.src = sameKind[0].Line, sameKind[0].src
 	} else if len(docs) > 0 {
 		obj.Line = docs[0].Line
+	}
+	return nil
+}
+
+// locateGenerator finds the "name:" entry of the generator that produced
+// obj (generated names carry a hash suffix) in the kustomization file.
+func locateGenerator(obj *Object, root, file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", relTo(root, file), err)
+	}
+	obj.File, obj.Line = relTo(root, file), 1
+	best := 0
+	for i, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "- "))
+		name, ok := strings.CutPrefix(t, "name:")
+		name = strings.Trim(strings.TrimSpace(name), `"'`)
+		if ok && name != "" && strings.HasPrefix(obj.Name, name) && len(name) > best {
+			obj.Line, best = i+1, len(name)
+		}
 	}
 	return nil
 }

@@ -98,15 +98,34 @@ func newFlags(name, help string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parse returns exitOK for --help (after printing it), exitUsage for bad
-// flags, and -1 when the command should go on.
+// flags, and -1 when the command should go on. Flags may follow positional
+// arguments (statex validate FILE --output json), as users expect; "--"
+// ends flag parsing. Positional arguments are left in positional.
 func parse(fs *flag.FlagSet, args []string) int {
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
-	case err != nil:
-		return exitUsage
+	var positional []string
+	for {
+		err := fs.Parse(args)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case err != nil:
+			return exitUsage
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		// flag stops at the first non-flag; "--" is consumed by Parse, so
+		// everything after it arrives here and stays positional.
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
+	// Re-parse nothing: hand the positional arguments back through Args().
+	_ = fs.Parse(append([]string{"--"}, positional...))
 	return -1
 }
 

@@ -1,0 +1,167 @@
+// Render and validate the Statex infrastructure manifests, the same way on a
+// laptop and in CI.
+//
+// Every function builds the statex CLI (pipelines/cmd/statex) from the
+// repository source inside a Go container, runs one verb of it and returns the
+// verb's result. All logic lives in the CLI; this module only assembles the
+// container, passes the arguments through and reports.
+//
+// Examples:
+//
+//	dagger call render --env kind export --path ./rendered
+//	dagger call validate --env staging --format sarif
+//	dagger check
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"dagger/statex/internal/dagger"
+)
+
+const (
+	// defaultGoImage is the Go toolchain image the CLI is built and run in.
+	// Keep it in sync with the +default pragma of New (a unit test checks).
+	defaultGoImage = "golang:1.26-bookworm"
+
+	// cliPackage is the statex CLI, relative to the repository root.
+	cliPackage = "./pipelines/cmd/statex"
+	// cliPath is where the built CLI is installed in the container.
+	cliPath = "/usr/local/bin/statex"
+	// srcPath is where the repository source is placed in the container.
+	srcPath = "/src"
+	// renderOutPath is the directory `statex render` writes into.
+	renderOutPath = "/out"
+
+	// Cache volumes shared by every function of this module.
+	goModCacheVolume   = "statex-gomod"
+	goBuildCacheVolume = "statex-gobuild"
+	goModCachePath     = "/go/pkg/mod"
+	goBuildCachePath   = "/root/.cache/go-build"
+)
+
+// Statex runs the statex CLI's verbs in containers built from the repository
+// source.
+type Statex struct {
+	// Go toolchain image the statex CLI is built and run in.
+	// +private
+	GoImage string
+}
+
+// New configures the module (flags given before the function name, e.g.
+// `dagger call --go-image=golang:1.26.1-bookworm render`).
+func New(
+	// Go toolchain image used to build and run the statex CLI. It must provide
+	// at least the Go version required by the repository's go.mod: the build
+	// runs with GOTOOLCHAIN=local and never downloads a toolchain.
+	// +optional
+	// +default="golang:1.26-bookworm"
+	goImage string,
+) *Statex {
+	if goImage == "" {
+		goImage = defaultGoImage
+	}
+	return &Statex{GoImage: goImage}
+}
+
+// Render the Kubernetes manifests of one environment and return them as a
+// directory.
+//
+// Runs `statex render --env ENV -o /out` (kustomize overlays from manifests/,
+// rendered in-process by the CLI) and returns /out, which holds ENV.yaml.
+// Save it with `dagger call render --env kind export --path ./rendered`. The
+// CLI also prints the content hash of the rendered set (visible in the trace).
+func (m *Statex) Render(
+	ctx context.Context,
+	// Repository root; defaults to the repository this module lives in.
+	// +defaultPath="/"
+	// +ignore=[".git", "**/bin", "**/dist", "**/.cache", "**/node_modules", "**/*.test", ".dagger"]
+	source *dagger.Directory,
+	// Environment to render: a name from manifests/environments.yaml (kind,
+	// preview, staging, prod).
+	// +default="kind"
+	env string,
+) (*dagger.Directory, error) {
+	args, err := renderArgs(env, renderOutPath)
+	if err != nil {
+		return nil, err
+	}
+	ctr, err := m.cli(source).
+		WithDirectory(renderOutPath, dag.Directory()).
+		WithExec(args).
+		Sync(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("statex render --env %s: %w", env, err)
+	}
+	return ctr.Directory(renderOutPath), nil
+}
+
+// Validate the rendered manifests of one or more environments and return the
+// report.
+//
+// Runs `statex validate --env ENV --output FORMAT`. A clean set returns the
+// report. If the validator finds errors (exit code 1) the function fails, and
+// the error message carries the full report, so `dagger call` and
+// `dagger check` go red in CI with the findings visible. Usage or I/O errors
+// (exit code 2) fail with the CLI's error output.
+//
+// +check
+func (m *Statex) Validate(
+	ctx context.Context,
+	// Repository root; defaults to the repository this module lives in.
+	// +defaultPath="/"
+	// +ignore=[".git", "**/bin", "**/dist", "**/.cache", "**/node_modules", "**/*.test", ".dagger"]
+	source *dagger.Directory,
+	// Environment(s) to validate: a name from manifests/environments.yaml
+	// (kind, preview, staging, prod), several comma-separated, or "all".
+	// +default="kind"
+	env string,
+	// Report format: text, json, sarif, junit or markdown.
+	// +default="text"
+	format string,
+) (string, error) {
+	args, err := validateArgs(env, format)
+	if err != nil {
+		return "", err
+	}
+	// Expect any exit code: exit 1 means "findings", which must still yield
+	// the report; the exit code is interpreted below.
+	ctr, err := m.cli(source).
+		WithExec(args, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny}).
+		Sync(ctx)
+	if err != nil {
+		return "", fmt.Errorf("statex validate --env %s: %w", env, err)
+	}
+	code, err := ctr.ExitCode(ctx)
+	if err != nil {
+		return "", err
+	}
+	stdout, err := ctr.Stdout(ctx)
+	if err != nil {
+		return "", err
+	}
+	stderr, err := ctr.Stderr(ctx)
+	if err != nil {
+		return "", err
+	}
+	return validateResult(env, code, stdout, stderr)
+}
+
+// cli returns a container with the statex CLI built from source at cliPath and
+// the source at srcPath as the working directory.
+func (m *Statex) cli(source *dagger.Directory) *dagger.Container {
+	image := m.GoImage
+	if image == "" {
+		image = defaultGoImage
+	}
+	return dag.Container().
+		From(image).
+		WithMountedCache(goModCachePath, dag.CacheVolume(goModCacheVolume)).
+		WithMountedCache(goBuildCachePath, dag.CacheVolume(goBuildCacheVolume)).
+		WithEnvVariable("GOTOOLCHAIN", "local").
+		WithEnvVariable("CGO_ENABLED", "0").
+		WithDirectory(srcPath, source).
+		WithWorkdir(srcPath).
+		WithExec(buildArgs())
+}

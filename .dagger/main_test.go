@@ -1,0 +1,158 @@
+package main
+
+// Run with: DAGGER_SESSION_PORT=1 DAGGER_SESSION_TOKEN=x go test ./...
+// (the generated init builds a client; nothing dials until an API call).
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestNewDefaults(t *testing.T) {
+	if got := New("").GoImage; got != defaultGoImage {
+		t.Errorf("New(\"\").GoImage = %q, want %q", got, defaultGoImage)
+	}
+	if got := New("golang:1.26.1-bookworm").GoImage; got != "golang:1.26.1-bookworm" {
+		t.Errorf("New(custom).GoImage = %q", got)
+	}
+}
+
+// The +default pragma is what `dagger call` uses; the constant is what Go
+// callers and the fallback in cli() use. They must agree.
+func TestDefaultPragmasMatchConstants(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "main.go", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pragmas := map[string]map[string]string{} // func -> param -> +default value
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if !ok {
+			continue
+		}
+		pragmas[fd.Name.Name] = map[string]string{}
+		for _, p := range fd.Type.Params.List {
+			// parameter comments are not attached to ast.Field.Doc: take
+			// the comment group that ends on the line above the parameter
+			var doc *ast.CommentGroup
+			for _, cg := range f.Comments {
+				if fset.Position(cg.End()).Line == fset.Position(p.Pos()).Line-1 {
+					doc = cg
+				}
+			}
+			if doc == nil {
+				continue
+			}
+			for _, line := range strings.Split(doc.Text(), "\n") {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(line), "+default="); ok {
+					for _, n := range p.Names {
+						pragmas[fd.Name.Name][n.Name] = v
+					}
+				}
+			}
+		}
+	}
+	want := map[string]map[string]string{
+		"New":      {"goImage": strconv.Quote(defaultGoImage)},
+		"Render":   {"env": `"kind"`},
+		"Validate": {"env": `"kind"`, "format": `"text"`},
+	}
+	for fn, params := range want {
+		for p, v := range params {
+			if got := pragmas[fn][p]; got != v {
+				t.Errorf("%s(%s) +default=%s, want %s", fn, p, got, v)
+			}
+		}
+	}
+	// the default format must be one the CLI accepts
+	if !slices.Contains(validateFormats, "text") {
+		t.Errorf("default format not in %v", validateFormats)
+	}
+}
+
+func TestBuildArgs(t *testing.T) {
+	want := []string{"go", "build", "-o", "/usr/local/bin/statex", "./pipelines/cmd/statex"}
+	if got := buildArgs(); !slices.Equal(got, want) {
+		t.Errorf("buildArgs() = %q, want %q", got, want)
+	}
+}
+
+func TestRenderArgs(t *testing.T) {
+	got, err := renderArgs("staging", "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/usr/local/bin/statex", "render", "--env", "staging", "-o", "/out"}
+	if !slices.Equal(got, want) {
+		t.Errorf("renderArgs = %q, want %q", got, want)
+	}
+	for _, env := range []string{"", "-o", "--help"} {
+		if _, err := renderArgs(env, "/out"); err == nil {
+			t.Errorf("renderArgs(%q) accepted", env)
+		}
+	}
+	if _, err := renderArgs("kind", ""); err == nil {
+		t.Error("renderArgs with empty out accepted")
+	}
+}
+
+func TestValidateArgs(t *testing.T) {
+	for _, format := range []string{"text", "json", "sarif", "junit", "markdown"} {
+		got, err := validateArgs("kind", format)
+		if err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		want := []string{"/usr/local/bin/statex", "validate", "--env", "kind", "--output", format}
+		if !slices.Equal(got, want) {
+			t.Errorf("validateArgs(kind, %s) = %q, want %q", format, got, want)
+		}
+	}
+	for _, tc := range []struct{ env, format string }{
+		{"kind", "yaml"}, {"kind", ""}, {"kind", "TEXT"}, {"", "text"}, {"--env", "text"},
+	} {
+		if _, err := validateArgs(tc.env, tc.format); err == nil {
+			t.Errorf("validateArgs(%q, %q) accepted", tc.env, tc.format)
+		}
+	}
+}
+
+func TestValidateResult(t *testing.T) {
+	const report = "manifests/postgres: ERROR replicas < 3\n"
+	for _, tc := range []struct {
+		name    string
+		code    int
+		stdout  string
+		stderr  string
+		want    string
+		wantErr []string // substrings of the error; nil = no error
+	}{
+		{name: "clean", code: 0, stdout: "ok\n", want: "ok\n"},
+		{name: "findings", code: 1, stdout: report, stderr: "1 error", wantErr: []string{`"kind"`, report, "1 error"}},
+		{name: "usage", code: 2, stderr: "unknown env \"x\"\n", wantErr: []string{"exit 2", `unknown env "x"`}},
+		{name: "crash", code: 137, stderr: "killed", wantErr: []string{"unexpected exit code 137", "killed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := validateResult("kind", tc.code, tc.stdout, tc.stderr)
+			if tc.wantErr == nil {
+				if err != nil || got != tc.want {
+					t.Fatalf("got (%q, %v), want (%q, nil)", got, err, tc.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got (%q, nil), want an error", got)
+			}
+			for _, s := range tc.wantErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not contain %q", err, s)
+				}
+			}
+		})
+	}
+}
