@@ -48,12 +48,12 @@ func TestParseDocumentsKeepsLinesAcrossDocuments(t *testing.T) {
 		t.Errorf("metadata not read: %+v", first)
 	}
 	for path, want := range map[string]int{
-		"data.enabled":                                   9,
-		"spec.template.spec.containers[1].image":         25,
-		"spec.template.spec.containers[1].ports[0]":      27,
+		"data.enabled":                                      9,
+		"spec.template.spec.containers[1].image":            25,
+		"spec.template.spec.containers[1].ports[0]":         27,
 		"spec.template.spec.containers.ports.containerPort": 27, // decoder paths lose indices
-		`metadata.annotations["example.com/key.with.dots"]`:  17,
-		"spec.template.spec.containers[1].missing.deeper": 24, // deepest existing ancestor
+		`metadata.annotations["example.com/key.with.dots"]`: 17,
+		"spec.template.spec.containers[1].missing.deeper":   24, // deepest existing ancestor
 		"spec.replicas": 18,
 	} {
 		o := first

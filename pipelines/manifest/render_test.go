@@ -51,7 +51,7 @@ environments:
 
 func demoRepo(t *testing.T) string {
 	return writeTree(t, map[string]string{
-		EnvironmentsFile: envFile,
+		EnvironmentsFile:                    envFile,
 		"manifests/base/kustomization.yaml": "resources: [app.yaml]\n",
 		"manifests/base/app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: b\n---\n" +
 			"apiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  ports:\n    - port: 80\n",
