@@ -18,7 +18,9 @@
 //	                           SUITE, MIRROR and EXTRA_CHANGES in the environment
 //	images/<name>/go.mod       optional tools module: each `tool` it names is
 //	                           built with the host's Go into bin/<last path
-//	                           element> before `docker build` (bin/ is not an input)
+//	                           element> before `docker build` (bin/ is not an input),
+//	                           with CGO_ENABLED=0, -trimpath and -ldflags "-s -w"
+//	                           plus the contents of go.ldflags if present
 //
 // # Skipping unchanged images
 //

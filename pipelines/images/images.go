@@ -298,6 +298,10 @@ func (b *builder) one(ctx context.Context, s Spec, ids map[string]string) (r Ima
 	defer logf.Close()
 	step := func(name string) { b.event(Event{Image: s.Name, Step: name, Elapsed: time.Since(t0)}) }
 
+	ldflags := "-s -w"
+	if extra, err := os.ReadFile(filepath.Join(s.Dir, "go.ldflags")); err == nil {
+		ldflags += " " + strings.Join(strings.Fields(string(extra)), " ")
+	}
 	for _, tool := range s.GoTools {
 		name := "go build " + tool
 		step(name)
@@ -305,7 +309,7 @@ func (b *builder) one(ctx context.Context, s Spec, ids map[string]string) (r Ima
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return failed(name, err, "")
 		}
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, tool)
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags="+ldflags, "-o", out, tool)
 		cmd.Dir = s.Dir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false -mod=readonly")
 		var tail tailBuffer

@@ -104,6 +104,7 @@ type index struct {
 	// pair, so selector matching stays near-linear on large sets.
 	templates map[string][]*podTemplate
 	postings  map[string]map[string][]*podTemplate
+	generated map[string]map[string]bool // generated Secret name → keys
 }
 
 func nameKey(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
@@ -114,6 +115,7 @@ func (v *run) buildIndex() *index {
 		keys:      map[string]map[string]bool{},
 		templates: map[string][]*podTemplate{},
 		postings:  map[string]map[string][]*podTemplate{},
+		generated: map[string]map[string]bool{},
 	}
 	for _, it := range v.items {
 		if it.obj.Name == "" {
@@ -155,33 +157,16 @@ func (v *run) buildIndex() *index {
 			}
 		}
 	}
-	// Generated Secrets exist in every namespace the set deploys to.
+	// Generated Secrets exist, at deploy time, in whatever namespace the
+	// set deploys to.
 	for _, g := range v.opts.GeneratedSecrets {
 		keys := map[string]bool{}
 		for _, key := range g.Keys {
 			keys[key] = true
 		}
-		for _, ns := range v.namespaces() {
-			k := nameKey("Secret", ns, g.Name)
-			if _, exists := ix.byName[k]; !exists {
-				ix.byName[k] = &item{}
-				ix.keys[k] = keys
-			}
-		}
+		ix.generated[g.Name] = keys
 	}
 	return ix
-}
-
-func (v *run) namespaces() []string {
-	seen := map[string]bool{v.opts.DefaultNamespace: true}
-	out := []string{v.opts.DefaultNamespace}
-	for _, it := range v.items {
-		if it.ns != "" && !seen[it.ns] {
-			seen[it.ns] = true
-			out = append(out, it.ns)
-		}
-	}
-	return out
 }
 
 // match returns the pod templates in ns selected by sel. matchLabels, when
@@ -283,7 +268,13 @@ func (v *run) checkReference(ix *index, it *item, r reference) {
 		"ServiceAccount": RuleMissingSA, "PersistentVolumeClaim": RuleMissingPVC,
 	}[r.kind]
 	k := nameKey(r.kind, it.ns, r.name)
-	if _, ok := ix.byName[k]; !ok {
+	keys, hasKeys := ix.keys[k]
+	_, ok := ix.byName[k]
+	if !ok && r.kind == "Secret" {
+		keys, ok = ix.generated[r.name]
+		hasKeys = ok
+	}
+	if !ok {
 		if r.optional {
 			return
 		}
@@ -294,7 +285,7 @@ func (v *run) checkReference(ix *index, it *item, r reference) {
 		}
 		return
 	}
-	if keys, ok := ix.keys[k]; ok && r.key != "" && !keys[r.key] && !r.optional {
+	if hasKeys && r.key != "" && !keys[r.key] && !r.optional {
 		it.add(rule, r.path, "%s %q has no key %q (has: %s)", r.kind, r.name, r.key, strings.Join(sortedKeys(keys), ", "))
 	}
 }
