@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,9 @@ func Paths(ctx context.Context, root string, paths []string, kubeVersion string)
 	set, err := manifest.LoadPaths(paths)
 	if err != nil {
 		return nil, err
+	}
+	if len(set.Objects) == 0 && len(set.Errors) == 0 {
+		return nil, fmt.Errorf("%s: no Kubernetes objects found (is this a kustomize source tree? use --env)", joinPaths(paths))
 	}
 	opts := Options{Target: joinPaths(paths), KubernetesVersion: kubeVersion}
 	if root != "" {

@@ -27,6 +27,24 @@ func statex(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
+func emptyDir(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "empty.yaml"), []byte("# nothing\n---\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// unreadable is a directory holding a file that cannot be read (as root,
+// chmod is not enough: a dangling symlink fails the same way).
+func unreadable(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(dir, "missing-target"), filepath.Join(dir, "secret.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 const brokenRule = "../../validate/testdata/rules/readiness-probe.yaml"
 
 func TestExitCodes(t *testing.T) {
@@ -41,6 +59,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"validate", "--env", "nope"}, exitUsage, `no environment "nope"`},
 		{[]string{"validate", "does/not/exist.yaml"}, exitUsage, "does/not/exist.yaml"},
 		{[]string{"validate", "--output", "xml"}, exitUsage, `--output "xml"`},
+		{[]string{"validate", emptyDir(t)}, exitUsage, "no Kubernetes objects found"},
+		{[]string{"validate", unreadable(t)}, exitUsage, "secret.yaml"},
 		{[]string{"validate", "--env", "kind", brokenRule}, exitUsage, "not both"},
 		{[]string{"validate", "--help"}, exitOK, "ignore-check.statex.io/<rule-id>"},
 		{[]string{"render"}, exitUsage, "--env is required"},
