@@ -193,5 +193,3 @@ func printChecks(w io.Writer, format string, checks []cluster.Check) {
 		}
 	}
 }
-
-
