@@ -56,7 +56,8 @@ mirror_of_host() {
 }
 
 need_install=0
-dver=$(dpkg-query -W -f='${Version}' docker.io 2>/dev/null || true)
+# Any dockerd >= 23 will do (Debian's docker.io or Docker's docker-ce).
+dver=$( (dockerd --version 2>/dev/null || true) | sed -nE 's/^Docker version ([0-9]+(\.[0-9]+)*).*/\1/p')
 if [[ -z "$dver" ]] || dpkg --compare-versions "$dver" lt 23; then need_install=1; fi
 command -v debootstrap >/dev/null 2>&1 || need_install=1
 
@@ -111,13 +112,14 @@ fi
 
 # The client that PATH finds may be newer than the daemon (here /usr/local/bin/docker
 # 28.x shadows Debian's 26.x); the CLI negotiates the API version down by itself.
-for ((i = 0; i < WAIT; i++)); do
+start=$SECONDS
+while ((SECONDS - start < WAIT)); do
   if docker_ok; then
-    say "ready after ${i}s: $(docker version --format 'client {{.Client.Version}} ({{.Client.APIVersion}}) at '"$(command -v docker)"', server {{.Server.Version}} ({{.Server.APIVersion}})' 2>/dev/null)"
+    say "ready after $((SECONDS - start))s: $(docker version --format 'client {{.Client.Version}} ({{.Client.APIVersion}}) at '"$(command -v docker)"', server {{.Server.Version}} ({{.Server.APIVersion}})' 2>/dev/null)"
     exit 0
   fi
-  pgrep -x dockerd >/dev/null 2>&1 || { tail -n 20 "$LOG" >&2; die "dockerd exited; see $LOG"; }
+  pgrep -x dockerd >/dev/null 2>&1 || { tail -n 20 "$LOG" >&2 2>/dev/null || true; die "dockerd exited; see $LOG"; }
   sleep 1
 done
-tail -n 20 "$LOG" >&2
+tail -n 20 "$LOG" >&2 2>/dev/null || true
 die "dockerd did not answer within ${WAIT}s; see $LOG"

@@ -25,7 +25,7 @@
 // # Skipping unchanged images
 //
 // Each image's input hash (see InputHash) covers the files of its directory
-// (except bin/), the IDs of the images it is built FROM, its build arguments
+// (except bin/ and *.md), the IDs of the images it is built FROM, its build arguments
 // and, for Go-built images, the Go version. The hash is stored in the image as
 // the label statex.io/input-hash; an image whose existing label equals the
 // new hash is skipped unless Options.Force is set.

@@ -26,8 +26,8 @@ type Inputs struct {
 }
 
 // InputHash returns "sha256:<hex>" over the files under dir (relative paths,
-// executable bit, contents; symlinks by target; the bin/ output directory and
-// editor/VCS debris excluded) and the given inputs. It does not depend on file
+// executable bit, contents; symlinks by target; the bin/ output directory,
+// *.md documentation and editor/VCS debris excluded) and the given inputs. It does not depend on file
 // times, directory order or map order.
 func InputHash(dir string, in Inputs) (string, error) {
 	var files []string
@@ -105,7 +105,8 @@ func ignored(rel string, isDir bool) bool {
 	if isDir {
 		return rel == "bin" || base == ".git"
 	}
-	return strings.HasSuffix(base, "~") || strings.HasSuffix(base, ".swp") || base == ".DS_Store"
+	// Documentation is not copied into images; editing it must not rebuild.
+	return strings.HasSuffix(base, ".md") || strings.HasSuffix(base, "~") || strings.HasSuffix(base, ".swp") || base == ".DS_Store"
 }
 
 // Action is what Build does with one image.

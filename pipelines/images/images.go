@@ -30,7 +30,9 @@ type Options struct {
 	// BuildArgs are passed to every build: as --build-arg to docker build and
 	// as environment to a base recipe. A key "name:ARG" applies to one image.
 	BuildArgs map[string]string
-	// Force rebuilds images whose input hash is unchanged.
+	// Force rebuilds the images named in Names (all images when Names is
+	// empty) even if their input hash is unchanged; dependencies pulled in
+	// only as dependencies are still skipped when up to date.
 	Force bool
 	// NoCache passes --no-cache to docker build (a cold build). It does not
 	// by itself rebuild an up-to-date image; combine with Force for that.
@@ -95,7 +97,8 @@ func (r Result) Failed() []ImageResult {
 	return out
 }
 
-// StepError is a failure of one step of one image.
+// StepError is a failure of one step of one image ("-" for whole-run steps
+// such as discover and preflight).
 type StepError struct {
 	Image string
 	Step  string
@@ -105,6 +108,9 @@ type StepError struct {
 
 func (e *StepError) Error() string {
 	msg := fmt.Sprintf("image %s: %s: %v", e.Image, e.Step, e.Err)
+	if e.Image == "" || e.Image == "-" {
+		msg = fmt.Sprintf("images: %s: %v", e.Step, e.Err)
+	}
 	if e.Tail != "" {
 		msg += "\n" + indent(e.Tail, "    ")
 	}
@@ -279,7 +285,8 @@ func (b *builder) one(ctx context.Context, s Spec, ids map[string]string) (r Ima
 	r.InputHash = hash
 
 	info, exists := b.inspect(ctx, s.Tag)
-	action, why := Decide(info.Config.Labels, exists, hash, b.opts.Force)
+	force := b.opts.Force && (len(b.opts.Names) == 0 || contains(b.opts.Names, s.Name))
+	action, why := Decide(info.Config.Labels, exists, hash, force)
 	r.Reason = why
 	if action == ActionSkip {
 		r.Status, r.ID, r.Size = StatusSkipped, info.ID, info.Size
@@ -312,6 +319,7 @@ func (b *builder) one(ctx context.Context, s Spec, ids map[string]string) (r Ima
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags="+ldflags, "-o", out, tool)
 		cmd.Dir = s.Dir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false -mod=readonly")
+		killGroupOnCancel(cmd)
 		var tail tailBuffer
 		cmd.Stdout = io.MultiWriter(logf, &tail)
 		cmd.Stderr = cmd.Stdout
@@ -327,6 +335,7 @@ func (b *builder) one(ctx context.Context, s Spec, ids map[string]string) (r Ima
 		cmd = exec.CommandContext(ctx, "bash", filepath.Join(s.Dir, "build.sh"))
 		cmd.Dir = s.Dir
 		cmd.Env = append(os.Environ(), "TAG="+s.Tag, "EXTRA_CHANGES=LABEL "+LabelInputHash+"="+hash)
+		killGroupOnCancel(cmd)
 		for _, k := range sortedKeys(in.BuildArgs) {
 			cmd.Env = append(cmd.Env, k+"="+in.BuildArgs[k])
 		}
@@ -395,6 +404,14 @@ func (b *builder) one(ctx context.Context, s Spec, ids map[string]string) (r Ima
 	}
 	r.Status, r.ID, r.Size = StatusBuilt, info.ID, info.Size
 	return r
+}
+
+// killGroupOnCancel makes cancelling the context stop the command's whole
+// process group (debootstrap, the compiler, ...), not just its first process.
+func killGroupOnCancel(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 }
 
 // argsFor returns the build arguments that apply to image s.

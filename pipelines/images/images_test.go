@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func write(t *testing.T, path, content string, mode os.FileMode) {
@@ -151,6 +154,7 @@ func TestInputHashStable(t *testing.T) {
 	in2 := Inputs{Extra: map[string]string{"go": "go1.26.8"}, BuildArgs: map[string]string{"B": "2", "A": "1"}, Parents: map[string]string{"base": "sha256:1"}}
 	write(t, filepath.Join(dir, "bin/jaeger"), "ELF...", 0o755)
 	write(t, filepath.Join(dir, "Dockerfile~"), "old", 0o644)
+	write(t, filepath.Join(dir, "README.md"), "docs", 0o644)
 	if h2, _ := InputHash(dir, in2); h2 != h1 {
 		t.Errorf("hash changed with map order or ignored files: %s vs %s", h2, h1)
 	}
@@ -358,4 +362,52 @@ esac
 	if n := len(res.Failed()); n != 3 {
 		t.Errorf("%d failed, want 3: %+v", n, res.Images)
 	}
+}
+
+// Cancelling the context stops the whole recipe, grandchildren included.
+func TestBuildCancelStopsRecipe(t *testing.T) {
+	d := imagesDir(t)
+	bin := t.TempDir()
+	write(t, filepath.Join(bin, "docker"), "#!/bin/sh\ncase \"$1\" in version) echo 26;; buildx) ;; info) echo /nonexistent;; *) exit 1;; esac\n", 0o755)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	write(t, filepath.Join(d, "base/build.sh"), "#!/bin/sh\necho 'base: debootstrap'\nsh -c 'echo $$ > "+pidFile+"; exec sleep 60'\n", 0o755)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for i := 0; i < 100; i++ {
+			if _, err := os.Stat(pidFile); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cancel()
+	}()
+	t0 := time.Now()
+	_, err := Build(ctx, Options{Dir: d, Names: []string{"base"}, Docker: filepath.Join(bin, "docker"), LogDir: t.TempDir()})
+	if err == nil {
+		t.Fatal("no error after cancel")
+	}
+	if el := time.Since(t0); el > 15*time.Second {
+		t.Errorf("Build returned after %s", el)
+	}
+	b, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid > 0 && !gone(pid, 3*time.Second) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("grandchild %d still running after cancel", pid)
+	}
+}
+
+// gone reports whether process pid has exited (or is a zombie) within d.
+func gone(pid int, d time.Duration) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+		if err != nil {
+			return true
+		}
+		// pid (comm) STATE ...
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			return true
+		}
+	}
+	return false
 }
