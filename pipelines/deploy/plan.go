@@ -37,6 +37,8 @@ var Stages = []Stage{
 	{Name: "data", Services: []string{"redis", "rabbitmq", "minio", "elasticsearch"}},
 	{Name: "observability", Services: []string{"prometheus", "loki", "jaeger"}},
 	{Name: "grafana", Services: []string{"grafana"}},
+	// mail-ops creates the mail roles and databases Dovecot and Postfix read.
+	{Name: "mail-bootstrap", Services: []string{"mail-ops"}},
 	{Name: "dovecot", Services: []string{"dovecot"}},
 	{Name: "postfix", Services: []string{"postfix"}},
 	{Name: "webmail", Services: []string{"roundcube", "postfixadmin"}},
