@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kind "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+	kindexec "sigs.k8s.io/kind/pkg/exec"
 	kindlog "sigs.k8s.io/kind/pkg/log"
 )
 
@@ -39,6 +40,9 @@ type Options struct {
 	Images []string
 	// ReadyTimeout bounds the wait for nodes and system pods (default 5m).
 	ReadyTimeout time.Duration
+	// Retain keeps the nodes of a failed create for inspection (statex
+	// cluster logs); by default kind deletes them.
+	Retain bool
 	// Progress receives one event per step; nil discards them.
 	Progress func(Event)
 }
@@ -183,9 +187,10 @@ func Up(ctx context.Context, opts Options) (*UpResult, error) {
 			kind.CreateWithWaitForReady(opts.ReadyTimeout),
 			kind.CreateWithDisplayUsage(false),
 			kind.CreateWithDisplaySalutation(false),
+			kind.CreateWithRetain(opts.Retain),
 		)
 		if err != nil {
-			return r.res, fmt.Errorf("create kind cluster %s from %s: %w", opts.Name, image, err)
+			return r.res, fmt.Errorf("create kind cluster %s from %s: %w%s", opts.Name, image, err, commandOutput(err))
 		}
 		r.res.Created = true
 	}
@@ -293,6 +298,20 @@ func ExportLogs(ctx context.Context, name, dir string) error {
 		return err
 	}
 	return p.CollectLogs(name, dir)
+}
+
+// commandOutput is the tail of the output of the command kind ran that
+// failed (kubeadm init, …): the error alone says only "exit status 1".
+func commandOutput(err error) string {
+	re := kindexec.RunErrorForError(err)
+	if re == nil || len(re.Output) == 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(re.Output)), "\n")
+	if len(lines) > 25 {
+		lines = lines[len(lines)-25:]
+	}
+	return "\n    " + strings.Join(lines, "\n    ")
 }
 
 func containerState(ctx context.Context, container string) string {

@@ -27,7 +27,7 @@ type Spec struct {
 	Tag       string   // image reference from the TAG file, e.g. "statex/redis:8.0.2"
 	Dir       string   // absolute directory
 	Kind      Kind     // base or dockerfile
-	DependsOn []string // names of the images this one is built FROM
+	DependsOn []string // names of the images this one is built FROM or lists in DEPENDS
 	GoTools   []string // Go packages named by `tool` lines of the directory's go.mod
 }
 
@@ -80,7 +80,23 @@ func Discover(dir string) ([]Spec, error) {
 		if gm, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil {
 			s.GoTools = parseGoTools(gm)
 		}
+		// DEPENDS names images a recipe uses without a FROM line (the kind
+		// node image imports a dozen component images into its containerd).
+		if deps, err := os.ReadFile(filepath.Join(d, "DEPENDS")); err == nil {
+			s.DependsOn = parseDepends(deps)
+		}
 		specs = append(specs, s)
+	}
+	names := map[string]bool{}
+	for _, s := range specs {
+		names[s.Name] = true
+	}
+	for _, s := range specs {
+		for _, dep := range s.DependsOn {
+			if !names[dep] {
+				return nil, fmt.Errorf("images: %s/DEPENDS names %q, which is no image directory under %s", s.Name, dep, dir)
+			}
+		}
 	}
 	for i := range specs {
 		for _, f := range froms[specs[i].Name] {
@@ -110,6 +126,21 @@ func parseFroms(dockerfile []byte) []string {
 			}
 			out = append(out, w)
 			break
+		}
+	}
+	return out
+}
+
+// parseDepends returns the image names of a DEPENDS file: one a line,
+// '#' comments and blank lines ignored.
+func parseDepends(data []byte) []string {
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		if name := strings.TrimSpace(line); name != "" && !contains(out, name) {
+			out = append(out, name)
 		}
 	}
 	return out

@@ -56,6 +56,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	nodeImage := fs.String("node-image", "", "node image to create the cluster from (default: detected)")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig to write/read (default ~/.config/statex/kubeconfig-<cluster>)")
 	noLoad := fs.Bool("no-load", false, "do not load the service images into the nodes")
+	retain := fs.Bool("retain", false, "up: keep the nodes of a failed create for inspection")
 	format := fs.String("output", "text", "text or json")
 	dir := fs.String("dir", "", "logs: directory to export into (default out/cluster-logs-<cluster>)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "up: how long to wait for readiness")
@@ -90,7 +91,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	switch sub {
 	case "up":
-		opts := cluster.Options{Name: name, NodeImage: *nodeImage, Kubeconfig: *kubeconfig, ReadyTimeout: *timeout, Progress: progress}
+		opts := cluster.Options{Name: name, NodeImage: *nodeImage, Kubeconfig: *kubeconfig, ReadyTimeout: *timeout, Retain: *retain, Progress: progress}
 		specs, _ := images.Discover(filepath.Join(repo, "images"))
 		for _, s := range specs {
 			switch {
