@@ -22,7 +22,7 @@ $K $ns wait --for=condition=Ready pod/client pod/other --timeout=120s >/dev/null
 [[ "$($K $ns get pvc redis-data -o jsonpath='{.status.phase}')" == Bound ]] && ok "PVC Bound ($($K $ns get pvc redis-data -o jsonpath='{.spec.storageClassName} {.spec.volumeName}'))" || bad "PVC not Bound"
 
 # DNS: Service name from another pod
-ip="$($K $ns exec client -- getent hosts redis.nodetest.svc.cluster.local | awk '{print $1}')"
+for i in $(seq 1 15); do ip="$($K $ns exec client -- getent hosts redis.nodetest.svc.cluster.local | awk '{print $1}')"; [[ -n "$ip" ]] && break; sleep 1; done
 svc="$($K $ns get svc redis -o jsonpath='{.spec.clusterIP}')"
 [[ -n "$ip" && "$ip" == "$svc" ]] && ok "DNS: redis.nodetest.svc.cluster.local -> $ip (= ClusterIP)" || bad "DNS gave '$ip', ClusterIP $svc"
 # Endpoints reach kube-proxy a moment after the pod turns Ready: retry up to 15 s.
@@ -38,20 +38,35 @@ old="$($K $ns get pod -l app=redis -o jsonpath='{.items[0].metadata.name}')"
 $K $ns delete pod "$old" --wait=true >/dev/null
 $K $ns wait --for=condition=Ready pod -l app=redis --timeout=120s >/dev/null
 new="$($K $ns get pod -l app=redis -o jsonpath='{.items[0].metadata.name}')"
-got="$(cli client redis get statex-key)"
-[[ "$new" != "$old" && "$got" == "written-$t0" ]] && ok "$(ts) PVC data survived pod restart ($old -> $new, value $got)" || bad "after restart ($old -> $new) got '$got'"
+# The Service switches to the new pod a moment after it is Ready: retry up to 15 s.
+for i in $(seq 1 15); do got="$(cli client redis get statex-key)"; [[ "$got" == "written-$t0" ]] && break; sleep 1; done
+[[ "$new" != "$old" && "$got" == "written-$t0" ]] && ok "$(ts) PVC data survived pod restart ($old -> $new, value $got, attempt $i)" || bad "after restart ($old -> $new) got '$got'"
 
 # NetworkPolicy
 redis_ip="$($K $ns get pod -l app=redis -o jsonpath='{.items[0].status.podIP}')"
 [[ "$(cli other "$redis_ip" ping)" == PONG ]] && ok "no policy: other -> redis pod $redis_ip PONG" || bad "baseline other -> redis failed"
-$K apply -f "$(dirname "$0")/deny.yaml" >/dev/null; sleep 5
-r1="$(cli client "$redis_ip" ping)"; r2="$(cli other "$redis_ip" ping)"; r3="$(cli client redis ping)"
-[[ "$r1" != PONG && "$r2" != PONG && "$r3" != PONG ]] && ok "$(ts) default-deny: client->pod, other->pod, client->Service all blocked (${r1//$'\n'/ })" || bad "default-deny not enforced: '$r1' '$r2' '$r3'"
-$K apply -f "$(dirname "$0")/allow.yaml" >/dev/null; sleep 5
-r1="$(cli client "$redis_ip" ping)"; r2="$(cli other "$redis_ip" ping)"; r3="$(cli client redis ping)"
-[[ "$r1" == PONG && "$r3" == PONG ]] && ok "$(ts) allow policy: client (role=client) -> redis pod and Service PONG" || bad "allow policy: client got '$r1' / '$r3'"
-[[ "$r2" != PONG ]] && ok "allow policy: other (role=other) still blocked" || bad "other allowed: '$r2'"
-$K delete -f "$(dirname "$0")/deny.yaml" -f "$(dirname "$0")/allow.yaml" >/dev/null; sleep 5
-[[ "$(cli other "$redis_ip" ping)" == PONG ]] && ok "policies deleted: other -> redis PONG again" || bad "other still blocked after deleting policies"
+# kube-router applies policy changes asynchronously: poll (up to 30 s) and
+# report how long each change took to take effect.
+within() { # within SECONDS CONDITION...: poll every second
+  local n=$1; shift; local i
+  for ((i = 0; i <= n; i++)); do "$@" && { waited=$i; return 0; }; sleep 1; done
+  waited=$n; return 1
+}
+blocked() { [[ "$(cli "$1" "$2" ping)" != PONG ]]; }
+open_() { [[ "$(cli "$1" "$2" ping)" == PONG ]]; }
+all_blocked() { blocked client "$redis_ip" && blocked other "$redis_ip" && blocked client redis; }
+allowed_ok() { open_ client "$redis_ip" && open_ client redis && blocked other "$redis_ip"; }
+$K apply -f "$(dirname "$0")/deny.yaml" >/dev/null
+if within 30 all_blocked; then
+  ok "$(ts) default-deny: client->pod, other->pod, client->Service all blocked after ${waited}s ($(cli other "$redis_ip" ping | head -1))"
+else bad "default-deny not enforced within 30s: client '$(cli client "$redis_ip" ping)' other '$(cli other "$redis_ip" ping)'"; fi
+$K apply -f "$(dirname "$0")/allow.yaml" >/dev/null
+if within 30 allowed_ok; then
+  ok "$(ts) allow policy after ${waited}s: client (role=client) -> redis pod and Service PONG; other (role=other) still blocked"
+else bad "allow policy: client '$(cli client "$redis_ip" ping)' / '$(cli client redis ping)', other '$(cli other "$redis_ip" ping)'"; fi
+$K delete -f "$(dirname "$0")/deny.yaml" -f "$(dirname "$0")/allow.yaml" >/dev/null
+if within 30 open_ other "$redis_ip"; then
+  ok "$(ts) policies deleted: other -> redis PONG again after ${waited}s"
+else bad "other still blocked 30s after deleting the policies"; fi
 echo "passed $pass, failed $fail, $(( $(date +%s)-t0 ))s"
 [[ $fail == 0 ]]
