@@ -37,9 +37,9 @@ func Paths(ctx context.Context, root string, paths []string, kubeVersion string)
 		return nil, err
 	}
 	if len(set.Objects) == 0 && len(set.Errors) == 0 {
-		return nil, fmt.Errorf("%s: no Kubernetes objects found (is this a kustomize source tree? use --env)", joinPaths(paths))
+		return nil, fmt.Errorf("%s: no Kubernetes objects found (is this a kustomize source tree? use --env)", strings.Join(paths, ", "))
 	}
-	opts := Options{Target: joinPaths(paths), KubernetesVersion: kubeVersion}
+	opts := Options{Target: strings.Join(paths, " "), KubernetesVersion: kubeVersion}
 	if root != "" {
 		file := filepath.Join(root, manifest.EnvironmentsFile)
 		if _, statErr := os.Stat(file); statErr == nil {
@@ -56,5 +56,3 @@ func Paths(ctx context.Context, root string, paths []string, kubeVersion string)
 	}
 	return Validate(ctx, set, opts)
 }
-
-func joinPaths(paths []string) string { return strings.Join(paths, " ") }

@@ -262,11 +262,14 @@ func (v *run) crossReference() {
 	}
 }
 
+// missingRule is the rule a dangling reference of each kind breaks.
+var missingRule = map[string]string{
+	"ConfigMap": RuleMissingConfigMap, "Secret": RuleMissingSecret,
+	"ServiceAccount": RuleMissingSA, "PersistentVolumeClaim": RuleMissingPVC,
+}
+
 func (v *run) checkReference(ix *index, it *item, r reference) {
-	rule := map[string]string{
-		"ConfigMap": RuleMissingConfigMap, "Secret": RuleMissingSecret,
-		"ServiceAccount": RuleMissingSA, "PersistentVolumeClaim": RuleMissingPVC,
-	}[r.kind]
+	rule := missingRule[r.kind]
 	k := nameKey(r.kind, it.ns, r.name)
 	keys, hasKeys := ix.keys[k]
 	_, ok := ix.byName[k]

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/t
 		t.Fatal(err)
 	}
 	buf := new(strings.Builder)
-	_, _ = ioCopy(buf, out)
+	_, _ = io.Copy(buf, out)
 	if !strings.Contains(buf.String(), "999") {
 		t.Errorf("uid = %q, want 999", buf.String())
 	}

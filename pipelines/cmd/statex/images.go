@@ -55,9 +55,15 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	})
 	if *format == "json" {
 		type row struct {
-			Name, Tag, Status, Reason, ID, Log, Error string
-			Seconds                                   float64
-			Bytes                                     int64
+			Name    string  `json:"name"`
+			Tag     string  `json:"tag"`
+			Status  string  `json:"status"`
+			Reason  string  `json:"reason"`
+			ID      string  `json:"id,omitempty"`
+			Log     string  `json:"log,omitempty"`
+			Error   string  `json:"error,omitempty"`
+			Seconds float64 `json:"seconds"`
+			Bytes   int64   `json:"bytes"`
 		}
 		out := struct {
 			Images  []row   `json:"images"`
