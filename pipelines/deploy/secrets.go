@@ -97,3 +97,45 @@ func randomValue() ([]byte, error) {
 	}
 	return []byte(base64.RawURLEncoding.EncodeToString(b)), nil
 }
+
+// PlanSecrets says what EnsureSecrets would do, writing nothing. Without the
+// namespace every Secret is to be created.
+func PlanSecrets(ctx context.Context, cs kubernetes.Interface, namespace string, secrets []manifest.GeneratedSecret, external, namespaceExists bool) ([]SecretAction, error) {
+	var out []SecretAction
+	for _, want := range secrets {
+		var got *corev1.Secret
+		if namespaceExists {
+			s, err := cs.CoreV1().Secrets(namespace).Get(ctx, want.Name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+			case err != nil:
+				return out, fmt.Errorf("read secret %s: %w", want.Name, err)
+			default:
+				got = s
+			}
+		}
+		if got == nil {
+			if external {
+				out = append(out, SecretAction{Name: want.Name, Action: "missing", NewKeys: slices.Clone(want.Keys)})
+				continue
+			}
+			out = append(out, SecretAction{Name: want.Name, Action: "create", NewKeys: slices.Clone(want.Keys)})
+			continue
+		}
+		var missing []string
+		for _, k := range want.Keys {
+			if len(got.Data[k]) == 0 {
+				missing = append(missing, k)
+			}
+		}
+		switch {
+		case len(missing) == 0:
+			out = append(out, SecretAction{Name: want.Name, Action: "unchanged"})
+		case external:
+			out = append(out, SecretAction{Name: want.Name, Action: "missing", NewKeys: missing})
+		default:
+			out = append(out, SecretAction{Name: want.Name, Action: "complete", NewKeys: missing})
+		}
+	}
+	return out, nil
+}

@@ -35,6 +35,8 @@ func commands() []command {
 		{"render", "render an environment's manifests with kustomize and print their content hash", runRender},
 		{"validate", "validate manifests offline: schema, policy and cross-references", runValidate},
 		{"cluster", "create, inspect and delete the local kind cluster (up, down, status, logs, preflight)", runCluster},
+		{"up", "one command: validate, build images, bring the kind cluster up, deploy", runUp},
+		{"deploy", "deploy an environment in stages: apply, wait for readiness, prune, roll back", runDeploy},
 		{"images", "build the base, node and service images with no registry (images build)", runImages},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) int {
 			fmt.Fprintln(out, "statex", version)

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/statex/infrastructure/pipelines/cluster"
+	"github.com/statex/infrastructure/pipelines/deploy"
+	"github.com/statex/infrastructure/pipelines/images"
+	"github.com/statex/infrastructure/pipelines/manifest"
+	"github.com/statex/infrastructure/pipelines/report"
+	"github.com/statex/infrastructure/pipelines/validate"
+)
+
+const deployHelp = `Deploy an environment: render, validate (nothing is applied from a set with
+errors), then server-side apply in stages, each waiting for real readiness:
+
+  foundation      namespace, RBAC, config, policies, Services, PVCs; secrets
+  postgres        Patroni leader + streaming replicas
+  data            Redis (Sentinel), RabbitMQ (all nodes joined), MinIO, Elasticsearch
+  observability   Prometheus, Loki, Jaeger
+  grafana · mail-bootstrap · dovecot · postfix · webmail
+
+Generated secrets are created once (random, never printed) and kept. Each
+deploy is recorded in the namespace as a release (Secrets statex-release.*);
+objects of the last release that left the set are pruned (PVCs and the
+Namespace are kept: they hold data). A stage that fails (not ready within
+--timeout, an image that cannot be pulled, a crash loop) is rolled back to
+the last successful release, and the failure shows the events and last log
+lines of the failing pods. On a kind environment, external images that
+cannot be pulled offline are applied and reported "unavailable", never Ready.
+
+Usage:
+  statex deploy --env ENV [--dry-run] [--output text|json|markdown] [--junit FILE]
+
+Examples:
+  statex deploy --env kind --dry-run         # per-object diff, prune list, drift
+  statex deploy --env kind
+  statex deploy --env staging --kubeconfig ~/.kube/staging --output json
+
+The cluster is the environment's kind cluster (kubeconfig written by
+'statex cluster up') or its kube context (--kubeconfig, else $KUBECONFIG,
+else ~/.kube/config). Progress goes to stderr, the report to stdout.
+Exit codes: 0 deployed (or planned), 1 validation errors or a failed deploy,
+2 usage errors or an unreachable cluster.
+`
+
+type deployFlags struct {
+	env, format, junit, kubeconfig, root string
+	dryRun, force, gh                    bool
+	timeout                              time.Duration
+}
+
+func addDeployFlags(fs interface {
+	String(string, string, string) *string
+	Bool(string, bool, string) *bool
+	Duration(string, time.Duration, string) *time.Duration
+}, f *deployFlags, defaultEnv string) func() {
+	env := fs.String("env", defaultEnv, "environment to deploy (see manifests/environments.yaml)")
+	format := fs.String("output", "text", "report format on stdout: text, json or markdown")
+	junit := fs.String("junit", "", "also write a JUnit XML report to FILE")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig (default: the kind cluster's, or $KUBECONFIG for context targets)")
+	root := fs.String("root", "", "repository root (default: found from the working directory)")
+	dryRun := fs.Bool("dry-run", false, "server-side dry run: print what would change, write nothing")
+	force := fs.Bool("force", false, "recreate objects whose immutable fields changed (restarts their pods)")
+	gh := fs.Bool("github", os.Getenv("GITHUB_ACTIONS") == "true", "write a GitHub Actions step summary")
+	timeout := fs.Duration("timeout", 10*time.Minute, "how long each stage may take to become ready")
+	return func() {
+		*f = deployFlags{env: *env, format: *format, junit: *junit, kubeconfig: *kubeconfig, root: *root,
+			dryRun: *dryRun, force: *force, gh: *gh, timeout: *timeout}
+	}
+}
+
+func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("deploy", deployHelp, stderr)
+	var f deployFlags
+	collect := addDeployFlags(fs, &f, "")
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	collect()
+	if f.env == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "statex deploy: --env is required and takes no arguments (e.g. statex deploy --env kind)")
+		return exitUsage
+	}
+	if !validFormat(f.format) {
+		fmt.Fprintf(stderr, "statex deploy: --output %q: want text, json or markdown\n", f.format)
+		return exitUsage
+	}
+	repo, envs, err := loadRepo(f.root)
+	if err != nil {
+		fmt.Fprintln(stderr, "statex deploy:", err)
+		return exitUsage
+	}
+	return deployEnv(ctx, repo, envs, f, stdout, stderr)
+}
+
+func validFormat(f string) bool { return f == "text" || f == "json" || f == "markdown" }
+
+// deployEnv validates then deploys; shared by deploy and up.
+func deployEnv(ctx context.Context, repo string, envs *manifest.Environments, f deployFlags, stdout, stderr io.Writer) int {
+	env, err := envs.Get(f.env)
+	if err != nil {
+		fmt.Fprintln(stderr, "statex deploy:", err)
+		return exitUsage
+	}
+	rep, rendered, err := validate.Environment(ctx, repo, envs, env.Name)
+	if err != nil {
+		fmt.Fprintln(stderr, "statex deploy:", err)
+		return exitUsage
+	}
+	if rep.Failed() {
+		_ = report.ValidateText(stderr, rep, report.Style{Color: isTerminal(stderr)})
+		fmt.Fprintf(stderr, "statex deploy: %s has validation errors: nothing was applied (fix them, then run again)\n", env.Name)
+		return exitFindings
+	}
+	fmt.Fprintf(stderr, "validate: %s %s\n", env.Name, report.ValidateSummary(rep, report.Style{}))
+	cfg, err := restConfig(env, f.kubeconfig)
+	if err != nil {
+		fmt.Fprintln(stderr, "statex deploy:", err)
+		return exitUsage
+	}
+	res, derr := deploy.Deploy(ctx, deploy.Options{
+		Rendered: rendered, Env: env, Namespace: envs.NamespaceOf(env), Secrets: envs.GeneratedSecrets,
+		Config: cfg, DryRun: f.dryRun, Force: f.force, StageTimeout: f.timeout,
+		TolerateUnpullable: env.Target.Kind != nil,
+		Progress:           deployProgress(stderr),
+	})
+	if res != nil {
+		if err := writeDeployReport(stdout, f.format, res, isTerminal(stdout)); err != nil {
+			fmt.Fprintln(stderr, "statex deploy:", err)
+		}
+		if f.junit != "" {
+			if err := writeFile(f.junit, func(w io.Writer) error { return report.DeployJUnit(w, res) }); err != nil {
+				fmt.Fprintln(stderr, "statex deploy:", err)
+			}
+		}
+		if f.gh {
+			githubactions.New().AddStepSummary(report.DeployMarkdown(res))
+		}
+	}
+	if derr != nil {
+		fmt.Fprintln(stderr, "statex deploy:", derr)
+		if errors.Is(derr, deploy.ErrCluster) {
+			return exitUsage
+		}
+		return exitFindings
+	}
+	return exitOK
+}
+
+func writeDeployReport(w io.Writer, format string, res *deploy.Result, color bool) error {
+	switch format {
+	case "json":
+		return report.WriteJSON(w, res)
+	case "markdown":
+		_, err := io.WriteString(w, report.DeployMarkdown(res))
+		return err
+	}
+	return report.DeployText(w, res, report.Style{Color: color})
+}
+
+// deployProgress prints stage messages and workload readiness changes.
+func deployProgress(w io.Writer) func(deploy.Event) {
+	return func(e deploy.Event) {
+		t := e.Elapsed.Seconds()
+		if e.Message != "" {
+			fmt.Fprintf(w, "deploy: [%s] %s (%.1fs)\n", e.Stage, e.Message, t)
+			return
+		}
+		var parts []string
+		for _, wl := range e.Workloads {
+			name := wl.Object[strings.LastIndexByte(wl.Object, '/')+1:]
+			part := fmt.Sprintf("%s %d/%d", name, wl.Ready, wl.Desired)
+			if wl.Status != "ready" && wl.Status != "progressing" {
+				part += " " + wl.Status
+			}
+			parts = append(parts, part)
+		}
+		fmt.Fprintf(w, "deploy: [%s] %s (%.1fs)\n", e.Stage, strings.Join(parts, ", "), t)
+	}
+}
+
+// restConfig finds the environment's cluster: the kind cluster's kubeconfig
+// (written by cluster up) or the target context.
+func restConfig(env *manifest.Environment, kubeconfig string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	overrides := &clientcmd.ConfigOverrides{}
+	switch {
+	case kubeconfig != "":
+		rules.ExplicitPath = kubeconfig
+	case env.Target.Kind != nil:
+		rules.ExplicitPath = cluster.DefaultKubeconfig(env.Target.Kind.Cluster)
+	}
+	if env.Target.Kind != nil {
+		if _, err := os.Stat(rules.ExplicitPath); err != nil {
+			return nil, fmt.Errorf("environment %s: no kubeconfig at %s: run 'statex cluster up --env %s' (or 'statex up --env %s')", env.Name, rules.ExplicitPath, env.Name, env.Name)
+		}
+	} else {
+		overrides.CurrentContext = env.Target.Context
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("environment %s: kubeconfig: %w", env.Name, err)
+	}
+	return cfg, nil
+}
+
+const upHelp = `Bring an environment up with one command, idempotently:
+
+  validate → images (built offline, skipped when unchanged) → cluster (kind:
+  created or reused, images loaded) → deploy (staged, readiness, prune,
+  rollback)
+
+A second run with nothing changed skips every build, reuses the cluster and
+applies nothing. For an environment that targets an existing cluster
+(context), the images and cluster steps are skipped.
+
+Usage:
+  statex up [--env kind] [--skip-images] [--output text|json|markdown] [--junit FILE]
+
+Exit codes: 0 up, 1 a step failed (validation, build, readiness), 2 usage.
+`
+
+func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("up", upHelp, stderr)
+	var f deployFlags
+	collect := addDeployFlags(fs, &f, "kind")
+	skipImages := fs.Bool("skip-images", false, "do not build images (use what Docker has)")
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	collect()
+	if fs.NArg() > 0 || f.dryRun {
+		fmt.Fprintln(stderr, "statex up: takes no arguments and no --dry-run (use statex deploy --dry-run)")
+		return exitUsage
+	}
+	if !validFormat(f.format) {
+		fmt.Fprintf(stderr, "statex up: --output %q: want text, json or markdown\n", f.format)
+		return exitUsage
+	}
+	start := time.Now()
+	repo, envs, err := loadRepo(f.root)
+	if err != nil {
+		fmt.Fprintln(stderr, "statex up:", err)
+		return exitUsage
+	}
+	env, err := envs.Get(f.env)
+	if err != nil {
+		fmt.Fprintln(stderr, "statex up:", err)
+		return exitUsage
+	}
+	// Validate before building anything: a bad manifest fails in
+	// milliseconds, not after minutes of image builds.
+	rep, _, err := validate.Environment(ctx, repo, envs, env.Name)
+	if err != nil {
+		fmt.Fprintln(stderr, "statex up:", err)
+		return exitUsage
+	}
+	if rep.Failed() {
+		_ = report.ValidateText(stderr, rep, report.Style{Color: isTerminal(stderr)})
+		fmt.Fprintf(stderr, "statex up: %s has validation errors: nothing was built or applied\n", env.Name)
+		return exitFindings
+	}
+	if env.Target.Kind != nil {
+		if code := upCluster(ctx, repo, env, f.kubeconfig, *skipImages, stderr); code != exitOK {
+			return code
+		}
+	} else {
+		fmt.Fprintf(stderr, "up: %s targets context %q: no images or cluster to manage\n", env.Name, env.Target.Context)
+	}
+	code := deployEnv(ctx, repo, envs, f, stdout, stderr)
+	fmt.Fprintf(stderr, "up: %s finished in %.1fs\n", env.Name, time.Since(start).Seconds())
+	return code
+}
+
+// upCluster builds images and brings the kind cluster up with them loaded.
+func upCluster(ctx context.Context, repo string, env *manifest.Environment, kubeconfig string, skipImages bool, stderr io.Writer) int {
+	dir := filepath.Join(repo, "images")
+	if !skipImages {
+		res, err := images.Build(ctx, images.Options{Dir: dir, Progress: images.ProgressTo(stderr)})
+		built := 0
+		for _, r := range res.Images {
+			if r.Status == images.StatusBuilt {
+				built++
+			}
+		}
+		fmt.Fprintf(stderr, "up: images: %d built, %d up to date (%.1fs)\n", built, len(res.Images)-built, res.Duration.Seconds())
+		if err != nil {
+			fmt.Fprintln(stderr, "statex up: images:", err)
+			return exitFindings
+		}
+	}
+	opts := cluster.Options{Name: env.Target.Kind.Cluster, Kubeconfig: kubeconfig,
+		Progress: func(e cluster.Event) { fmt.Fprintf(stderr, "cluster: %-60s (%.1fs)\n", e.Step, e.Elapsed.Seconds()) }}
+	specs, err := images.Discover(dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "statex up:", err)
+		return exitUsage
+	}
+	for _, s := range specs {
+		switch {
+		case s.Name == "kind-node":
+			opts.OfflineNodeImage = s.Tag
+		case s.Kind == images.KindDockerfile && !strings.HasPrefix(s.Name, "kind-"):
+			opts.Images = append(opts.Images, s.Tag)
+		}
+	}
+	if _, err := cluster.Up(ctx, opts); err != nil {
+		fmt.Fprintln(stderr, "statex up: cluster:", err)
+		return exitFindings
+	}
+	return exitOK
+}

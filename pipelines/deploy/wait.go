@@ -1,0 +1,233 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Workload kinds are what a stage waits for; everything else (Services,
+// PVCs bound on first consumer, ConfigMaps) is ready once applied.
+var workloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet", "Job"}
+
+func isWorkload(u *unstructured.Unstructured) bool {
+	return slices.Contains(workloadKinds, u.GetKind())
+}
+
+// Pod states that will not fix themselves: waiting longer only delays the
+// rollback. Pull failures are judged separately (see pullFailure).
+var fatalWaiting = map[string]bool{
+	"CreateContainerConfigError": true,
+	"CreateContainerError":       true,
+	"InvalidImageName":           true,
+	"ErrImageNeverPull":          true,
+}
+
+var pullWaiting = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true}
+
+// crashLoopLimit is how many restarts of a crash-looping container make the
+// stage fail rather than wait: a couple of restarts are normal while a peer
+// (Patroni leader, RabbitMQ seed) is still starting.
+const crashLoopLimit = 4
+
+// waiter polls a stage's workloads until every one is ready, one fails, or
+// the timeout passes.
+type waiter struct {
+	c         client.Client
+	interval  time.Duration
+	timeout   time.Duration
+	tolerate  bool // external images that cannot be pulled are "unavailable", not failures
+	isProject func(image string) bool
+	progress  func(stage string, ws []WorkloadStatus)
+}
+
+// wait returns the last status of every workload and an error naming the
+// failing ones. Unavailable workloads do not fail the stage.
+func (w *waiter) wait(ctx context.Context, stage string, objs []*unstructured.Unstructured) ([]WorkloadStatus, error) {
+	var workloads []*unstructured.Unstructured
+	for _, u := range objs {
+		if isWorkload(u) {
+			workloads = append(workloads, u)
+		}
+	}
+	if len(workloads) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	var last []WorkloadStatus
+	var lastKey string
+	for {
+		cur := make([]WorkloadStatus, len(workloads))
+		done := true
+		var failed []string
+		for i, u := range workloads {
+			cur[i] = w.observe(ctx, u)
+			switch cur[i].Status {
+			case "failed":
+				failed = append(failed, cur[i].Object+": "+cur[i].Message)
+			case "progressing":
+				done = false
+			}
+		}
+		if key := statusKey(cur); key != lastKey && w.progress != nil {
+			w.progress(stage, cur)
+			lastKey = key
+		}
+		last = cur
+		if len(failed) > 0 {
+			return last, fmt.Errorf("%s", strings.Join(failed, "; "))
+		}
+		if done {
+			return last, nil
+		}
+		select {
+		case <-ctx.Done():
+			var slow []string
+			for _, s := range last {
+				if s.Status == "progressing" {
+					slow = append(slow, fmt.Sprintf("%s %d/%d ready (%s)", s.Object, s.Ready, s.Desired, s.Message))
+				}
+			}
+			return last, fmt.Errorf("not ready after %s: %s", w.timeout, strings.Join(slow, "; "))
+		case <-time.After(w.interval):
+		}
+	}
+}
+
+func statusKey(ws []WorkloadStatus) string {
+	var b strings.Builder
+	for _, s := range ws {
+		fmt.Fprintf(&b, "%s %d/%d %s|", s.Object, s.Ready, s.Desired, s.Status)
+	}
+	return b.String()
+}
+
+// observe reads one workload and its pods.
+func (w *waiter) observe(ctx context.Context, want *unstructured.Unstructured) WorkloadStatus {
+	ws := WorkloadStatus{Object: refOf(want), Service: want.GetLabels()[serviceLabel], Status: "progressing"}
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(want.GroupVersionKind())
+	if err := w.c.Get(ctx, client.ObjectKeyFromObject(want), live); err != nil {
+		ws.Message = "not readable: " + err.Error()
+		return ws
+	}
+	ws.Ready, ws.Desired = readyCounts(live)
+	res, err := status.Compute(live)
+	if err != nil {
+		ws.Message = err.Error()
+		return ws
+	}
+	ws.Message = res.Message
+	switch res.Status {
+	case status.CurrentStatus:
+		ws.Status = "ready"
+		return ws
+	case status.FailedStatus:
+		ws.Status = "failed"
+		return ws
+	}
+	// kstatus never reports a StatefulSet whose pods cannot start as failed
+	// (a Deployment only after its 10-minute progress deadline): look at
+	// the pods to fail fast on what will not heal.
+	if st, msg := w.podTrouble(ctx, live); st != "" {
+		ws.Status, ws.Message = st, msg
+	}
+	return ws
+}
+
+// readyCounts is ready/desired for the workload kinds.
+func readyCounts(u *unstructured.Unstructured) (int, int) {
+	num := func(path ...string) int {
+		v, _, _ := unstructured.NestedInt64(u.Object, path...)
+		return int(v)
+	}
+	switch u.GetKind() {
+	case "Deployment", "StatefulSet":
+		desired := 1
+		if v, ok, _ := unstructured.NestedInt64(u.Object, "spec", "replicas"); ok {
+			desired = int(v)
+		}
+		return num("status", "readyReplicas"), desired
+	case "DaemonSet":
+		return num("status", "numberReady"), num("status", "desiredNumberScheduled")
+	case "Job":
+		desired := 1
+		if v, ok, _ := unstructured.NestedInt64(u.Object, "spec", "completions"); ok {
+			desired = int(v)
+		}
+		return num("status", "succeeded"), desired
+	}
+	return 0, 0
+}
+
+// podTrouble returns ("failed"|"unavailable", reason) when a pod of the
+// workload is stuck in a state that waiting will not fix.
+func (w *waiter) podTrouble(ctx context.Context, live *unstructured.Unstructured) (string, string) {
+	sel, err := podSelector(live)
+	if err != nil || sel == nil {
+		return "", ""
+	}
+	pods := &corev1.PodList{}
+	if err := w.c.List(ctx, pods, client.InNamespace(live.GetNamespace()), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return "", ""
+	}
+	var unpullable []string
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
+			wt := cs.State.Waiting
+			switch {
+			case wt != nil && fatalWaiting[wt.Reason]:
+				return "failed", fmt.Sprintf("pod %s container %s: %s: %s", p.Name, cs.Name, wt.Reason, wt.Message)
+			case wt != nil && pullWaiting[wt.Reason]:
+				if w.tolerate && !w.isProject(cs.Image) {
+					unpullable = append(unpullable, cs.Image)
+					continue
+				}
+				return "failed", fmt.Sprintf("pod %s container %s: image %s cannot be pulled: %s", p.Name, cs.Name, cs.Image, wt.Message)
+			case wt != nil && wt.Reason == "CrashLoopBackOff" && cs.RestartCount >= crashLoopLimit:
+				return "failed", fmt.Sprintf("pod %s container %s is crash-looping (%d restarts)", p.Name, cs.Name, cs.RestartCount)
+			}
+		}
+	}
+	if len(unpullable) > 0 {
+		slices.Sort(unpullable)
+		return "unavailable", "image unavailable offline: " + strings.Join(slices.Compact(unpullable), ", ")
+	}
+	return "", ""
+}
+
+// podSelector is the label selector of a workload's pods.
+func podSelector(u *unstructured.Unstructured) (labels.Selector, error) {
+	if u.GetKind() == "Job" {
+		return labels.SelectorFromSet(labels.Set{"batch.kubernetes.io/job-name": u.GetName()}), nil
+	}
+	raw, ok, _ := unstructured.NestedMap(u.Object, "spec", "selector")
+	if !ok {
+		return nil, nil
+	}
+	var ls metav1.LabelSelector
+	if err := runtimeFromUnstructured(raw, &ls); err != nil {
+		return nil, err
+	}
+	return metav1.LabelSelectorAsSelector(&ls)
+}
+
+func refOf(u *unstructured.Unstructured) string {
+	if u.GetNamespace() == "" {
+		return u.GetKind() + "/" + u.GetName()
+	}
+	return u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
+}
