@@ -77,3 +77,68 @@ func validateResult(env string, code int, stdout, stderr string) (string, error)
 		return "", fmt.Errorf("statex validate --env %s: unexpected exit code %d: %s", env, code, strings.TrimSpace(stderr))
 	}
 }
+
+// Paths and scripts of the Deploy and Up functions.
+const (
+	kubeconfigPath   = "/run/statex/kubeconfig"
+	dockerSocketPath = "/var/run/docker.sock"
+	// joinKindNetwork creates kind's network if missing (kind reuses an
+	// existing one) and connects the Dagger engine's container to it, so
+	// containers the engine runs can reach the kind nodes.
+	joinKindNetwork = `docker network inspect kind >/dev/null 2>&1 || docker network create kind >/dev/null
+for c in $(docker ps -q --filter name=dagger-engine); do docker network connect kind "$c" 2>/dev/null || true; done`
+)
+
+// deployFormats are the report formats `statex deploy --output` accepts.
+var deployFormats = []string{"text", "json", "markdown"}
+
+// deployArgs is `statex deploy --env ENV --kubeconfig PATH --output FORMAT [--dry-run]`.
+func deployArgs(env, kubeconfig, format string, dryRun bool) ([]string, error) {
+	if err := checkEnv(env); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(deployFormats, format) {
+		return nil, fmt.Errorf("deploy: unknown format %q (want one of %s)", format, strings.Join(deployFormats, ", "))
+	}
+	args := []string{cliPath, "deploy", "--env", env, "--kubeconfig", kubeconfig, "--output", format}
+	if dryRun {
+		args = append(args, "--dry-run")
+	}
+	return args, nil
+}
+
+// upArgs is `statex up --env ENV --output FORMAT`.
+func upArgs(env, format string) ([]string, error) {
+	if err := checkEnv(env); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(deployFormats, format) {
+		return nil, fmt.Errorf("up: unknown format %q (want one of %s)", format, strings.Join(deployFormats, ", "))
+	}
+	return []string{cliPath, "up", "--env", env, "--output", format}, nil
+}
+
+// verbResult maps a deploy/up exit code: the report on success, an error
+// carrying the report when the deploy ran and failed, stderr otherwise.
+func verbResult(what string, code int, stdout, stderr string) (string, error) {
+	switch code {
+	case exitOK:
+		return stdout, nil
+	case exitFindings:
+		msg := fmt.Sprintf("statex %s failed:\n%s", what, stdout)
+		if s := strings.TrimSpace(stderr); s != "" {
+			msg += "\n" + lastLines(s, 40)
+		}
+		return "", errors.New(msg)
+	default:
+		return "", fmt.Errorf("statex %s: exit %d: %s", what, code, lastLines(strings.TrimSpace(stderr), 40))
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

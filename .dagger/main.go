@@ -148,6 +148,105 @@ func (m *Statex) Validate(
 	return validateResult(env, code, stdout, stderr)
 }
 
+// Deploy an environment to its cluster and return the deploy report.
+//
+// Runs `statex deploy --env ENV --kubeconfig KUBECONFIG --output FORMAT`:
+// render and validate (nothing is applied from a set with errors), then
+// staged server-side apply with readiness waits, service signals, prune and
+// rollback. The kubeconfig must reach the API server from inside a container
+// (a staging or prod context; for the local kind cluster use Up). A failed
+// deploy (exit 1) fails the function with the report in the error.
+func (m *Statex) Deploy(
+	ctx context.Context,
+	// Repository root; defaults to the repository this module lives in.
+	// +defaultPath="/"
+	// +ignore=[".git", "**/bin", "**/dist", "**/.cache", "**/node_modules", "**/*.test", ".dagger"]
+	source *dagger.Directory,
+	// Environment to deploy: a name from manifests/environments.yaml.
+	// +default="kind"
+	env string,
+	// Kubeconfig for the environment's cluster (e.g. env:KUBECONFIG_STAGING).
+	kubeconfig *dagger.Secret,
+	// Server-side dry run: report the per-object diff, write nothing.
+	// +optional
+	dryRun bool,
+	// Report format: text, json or markdown.
+	// +default="text"
+	format string,
+) (string, error) {
+	args, err := deployArgs(env, kubeconfigPath, format, dryRun)
+	if err != nil {
+		return "", err
+	}
+	ctr := m.cli(source).WithMountedSecret(kubeconfigPath, kubeconfig)
+	return runVerb(ctx, ctr, args, "deploy --env "+env)
+}
+
+// Up brings the local kind environment up with one command and returns the
+// deploy report: validate, build images, create or reuse the kind cluster,
+// load images, deploy.
+//
+// Runs `statex up --env ENV` against the host's Docker engine (pass its
+// socket: --docker unix:///var/run/docker.sock). kind's nodes and the
+// images live on the host, so a second call reuses them. The function joins
+// the Dagger engine's container to the "kind" Docker network so the CLI
+// reaches the API server at the control-plane's address there
+// (STATEX_KIND_API=internal).
+func (m *Statex) Up(
+	ctx context.Context,
+	// Repository root; defaults to the repository this module lives in.
+	// +defaultPath="/"
+	// +ignore=[".git", "**/bin", "**/dist", "**/.cache", "**/node_modules", "**/*.test", ".dagger"]
+	source *dagger.Directory,
+	// The host's Docker engine socket.
+	docker *dagger.Socket,
+	// Environment to bring up (its target must be a kind cluster).
+	// +default="kind"
+	env string,
+	// Report format: text, json or markdown.
+	// +default="text"
+	format string,
+) (string, error) {
+	args, err := upArgs(env, format)
+	if err != nil {
+		return "", err
+	}
+	ctr := m.cli(source).
+		// kind and the image builder drive Docker through its CLI;
+		// debootstrap builds the Debian base image.
+		WithExec([]string{"sh", "-c", "apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io debootstrap >/dev/null"}).
+		WithUnixSocket(dockerSocketPath, docker).
+		WithEnvVariable("STATEX_KIND_API", "internal").
+		WithExec([]string{"sh", "-c", joinKindNetwork})
+	return runVerb(ctx, ctr, args, "up --env "+env, dagger.ContainerWithExecOpts{InsecureRootCapabilities: true})
+}
+
+// runVerb runs a CLI verb expecting any exit code and maps it to a result.
+func runVerb(ctx context.Context, ctr *dagger.Container, args []string, what string, opts ...dagger.ContainerWithExecOpts) (string, error) {
+	o := dagger.ContainerWithExecOpts{}
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.Expect = dagger.ReturnTypeAny
+	ctr, err := ctr.WithExec(args, o).Sync(ctx)
+	if err != nil {
+		return "", fmt.Errorf("statex %s: %w", what, err)
+	}
+	code, err := ctr.ExitCode(ctx)
+	if err != nil {
+		return "", err
+	}
+	stdout, err := ctr.Stdout(ctx)
+	if err != nil {
+		return "", err
+	}
+	stderr, err := ctr.Stderr(ctx)
+	if err != nil {
+		return "", err
+	}
+	return verbResult(what, code, stdout, stderr)
+}
+
 // cli returns a container with the statex CLI built from source at cliPath and
 // the source at srcPath as the working directory.
 func (m *Statex) cli(source *dagger.Directory) *dagger.Container {

@@ -156,3 +156,43 @@ func TestValidateResult(t *testing.T) {
 		})
 	}
 }
+
+func TestDeployAndUpArgs(t *testing.T) {
+	got, err := deployArgs("staging", "/run/statex/kubeconfig", "json", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/usr/local/bin/statex", "deploy", "--env", "staging", "--kubeconfig", "/run/statex/kubeconfig", "--output", "json", "--dry-run"}
+	if !slices.Equal(got, want) {
+		t.Errorf("deployArgs = %q, want %q", got, want)
+	}
+	if got, _ := deployArgs("kind", "/k", "text", false); slices.Contains(got, "--dry-run") {
+		t.Errorf("deployArgs without dry run = %q", got)
+	}
+	for _, tc := range []struct{ env, format string }{{"kind", "sarif"}, {"", "text"}, {"--dry-run", "text"}} {
+		if _, err := deployArgs(tc.env, "/k", tc.format, false); err == nil {
+			t.Errorf("deployArgs(%q, %q) accepted", tc.env, tc.format)
+		}
+		if _, err := upArgs(tc.env, tc.format); err == nil {
+			t.Errorf("upArgs(%q, %q) accepted", tc.env, tc.format)
+		}
+	}
+	got, err = upArgs("kind", "markdown")
+	if err != nil || !slices.Equal(got, []string{"/usr/local/bin/statex", "up", "--env", "kind", "--output", "markdown"}) {
+		t.Errorf("upArgs = %q, %v", got, err)
+	}
+}
+
+func TestVerbResult(t *testing.T) {
+	if got, err := verbResult("deploy --env kind", 0, "report", ""); err != nil || got != "report" {
+		t.Errorf("success: %q, %v", got, err)
+	}
+	_, err := verbResult("deploy --env kind", 1, "stage postgres FAILED", "progress\nlast line")
+	if err == nil || !strings.Contains(err.Error(), "stage postgres FAILED") || !strings.Contains(err.Error(), "last line") {
+		t.Errorf("failed deploy: %v", err)
+	}
+	_, err = verbResult("deploy --env kind", 2, "", "no kubeconfig")
+	if err == nil || !strings.Contains(err.Error(), "exit 2") || !strings.Contains(err.Error(), "no kubeconfig") {
+		t.Errorf("usage: %v", err)
+	}
+}

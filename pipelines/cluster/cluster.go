@@ -45,6 +45,11 @@ type Options struct {
 	Retain bool
 	// Progress receives one event per step; nil discards them.
 	Progress func(Event)
+	// InternalAPI writes a kubeconfig that reaches the API server at the
+	// control-plane container's address on the "kind" Docker network instead
+	// of the host's published port: for callers that run in another
+	// container on that network (the Dagger module's Up).
+	InternalAPI bool
 }
 
 // Event is a progress report: what is happening and since when.
@@ -199,7 +204,7 @@ func Up(ctx context.Context, opts Options) (*UpResult, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.Kubeconfig), 0o700); err != nil {
 		return r.res, err
 	}
-	if err := p.ExportKubeConfig(opts.Name, opts.Kubeconfig, false); err != nil {
+	if err := exportKubeconfig(ctx, p, opts.Name, opts.Kubeconfig, opts.InternalAPI); err != nil {
 		return r.res, fmt.Errorf("export kubeconfig: %w", err)
 	}
 
@@ -218,6 +223,28 @@ func Up(ctx context.Context, opts Options) (*UpResult, error) {
 	}
 	r.res.Nodes, err = nodeStates(ctx, p, opts.Name, opts.Kubeconfig)
 	return r.res, err
+}
+
+// exportKubeconfig writes the cluster's kubeconfig. The internal one names
+// the control-plane container, which only Docker's embedded DNS resolves, so
+// the name is replaced by the container's IP on the kind network (the API
+// server certificate carries that IP).
+func exportKubeconfig(ctx context.Context, p *kind.Provider, name, path string, internal bool) error {
+	if !internal {
+		return p.ExportKubeConfig(name, path, false)
+	}
+	cfg, err := p.KubeConfig(name, true)
+	if err != nil {
+		return err
+	}
+	host := name + "-control-plane"
+	out, err := exec.CommandContext(ctx, "docker", "inspect", "-f", `{{with index .NetworkSettings.Networks "kind"}}{{.IPAddress}}{{end}}`, host).Output()
+	ip := strings.TrimSpace(string(out))
+	if err != nil || ip == "" {
+		return fmt.Errorf("address of %s on the kind network: %v", host, err)
+	}
+	cfg = strings.ReplaceAll(cfg, "https://"+host+":", "https://"+ip+":")
+	return os.WriteFile(path, []byte(cfg), 0o600)
 }
 
 // Down deletes the cluster and its kubeconfig. Deleting a cluster that does

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -91,7 +92,8 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	switch sub {
 	case "up":
-		opts := cluster.Options{Name: name, NodeImage: *nodeImage, Kubeconfig: *kubeconfig, ReadyTimeout: *timeout, Retain: *retain, Progress: progress}
+		opts := cluster.Options{Name: name, NodeImage: *nodeImage, Kubeconfig: *kubeconfig, ReadyTimeout: *timeout, Retain: *retain, Progress: progress,
+			InternalAPI: os.Getenv("STATEX_KIND_API") == "internal"}
 		specs, _ := images.Discover(filepath.Join(repo, "images"))
 		for _, s := range specs {
 			switch {

@@ -222,6 +222,10 @@ const upHelp = `Bring an environment up with one command, idempotently:
   created or reused, images loaded) → deploy (staged, readiness, prune,
   rollback)
 
+STATEX_KIND_API=internal makes the kubeconfig reach the API server on the
+kind Docker network (for running inside a container on that network, as the
+Dagger module's Up does).
+
 A second run with nothing changed skips every build, reuses the cluster and
 applies nothing. For an environment that targets an existing cluster
 (context), the images and cluster steps are skipped.
@@ -301,7 +305,7 @@ func upCluster(ctx context.Context, repo string, env *manifest.Environment, kube
 			return exitFindings
 		}
 	}
-	opts := cluster.Options{Name: env.Target.Kind.Cluster, Kubeconfig: kubeconfig,
+	opts := cluster.Options{Name: env.Target.Kind.Cluster, Kubeconfig: kubeconfig, InternalAPI: os.Getenv("STATEX_KIND_API") == "internal",
 		Progress: func(e cluster.Event) { fmt.Fprintf(stderr, "cluster: %-60s (%.1fs)\n", e.Step, e.Elapsed.Seconds()) }}
 	specs, err := images.Discover(dir)
 	if err != nil {
