@@ -34,6 +34,9 @@ func TestCheckRabbitCluster(t *testing.T) {
 	if err := checkRabbitCluster(out, 3); err != nil {
 		t.Errorf("3 running: %v", err)
 	}
+	if err := checkRabbitCluster(strings.Replace(out, `"disk_nodes":[]`, `"alarms":[{"resource_alarm":"disk"}]`, 1), 3); err == nil {
+		t.Error("disk alarm passed")
+	}
 	if err := checkRabbitCluster(`{"running_nodes":["rabbit@rabbitmq-0"]}`, 3); err == nil || !strings.Contains(err.Error(), "want 3 running nodes, have 1") {
 		t.Errorf("1 running: got %v", err)
 	}

@@ -81,17 +81,22 @@ func checkPatroni(out string, desired int) error {
 	return nil
 }
 
-// checkRabbitCluster wants every node running.
+// checkRabbitCluster wants every node running, no partition, no alarm
+// (a disk or memory alarm blocks every publisher).
 func checkRabbitCluster(out string, desired int) error {
 	var st struct {
-		Running []string `json:"running_nodes"`
-		Disk    []string `json:"disk_nodes"`
+		Running    []string       `json:"running_nodes"`
+		Partitions map[string]any `json:"partitions"`
+		Alarms     []any          `json:"alarms"`
 	}
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		return fmt.Errorf("cluster_status is not JSON: %v", err)
 	}
 	if len(st.Running) != desired {
 		return fmt.Errorf("want %d running nodes, have %d (%s)", desired, len(st.Running), strings.Join(st.Running, ", "))
+	}
+	if len(st.Partitions) > 0 || len(st.Alarms) > 0 {
+		return fmt.Errorf("network partitions %v, alarms %v", st.Partitions, st.Alarms)
 	}
 	return nil
 }

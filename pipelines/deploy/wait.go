@@ -128,19 +128,20 @@ func (w *waiter) observe(ctx context.Context, want *unstructured.Unstructured) W
 		return ws
 	}
 	ws.Message = res.Message
-	switch res.Status {
-	case status.CurrentStatus:
+	if res.Status == status.CurrentStatus {
 		ws.Status = "ready"
-		return ws
-	case status.FailedStatus:
-		ws.Status = "failed"
 		return ws
 	}
 	// kstatus never reports a StatefulSet whose pods cannot start as failed
-	// (a Deployment only after its 10-minute progress deadline): look at
-	// the pods to fail fast on what will not heal.
+	// (a Deployment only after its 10-minute progress deadline): the pods
+	// say what will not heal, and whether it is only an image an offline
+	// cluster cannot pull (which outranks a passed deadline).
 	if st, msg := w.podTrouble(ctx, live); st != "" {
 		ws.Status, ws.Message = st, msg
+		return ws
+	}
+	if res.Status == status.FailedStatus {
+		ws.Status = "failed"
 	}
 	return ws
 }

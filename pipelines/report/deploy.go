@@ -35,7 +35,7 @@ func DeployText(w io.Writer, r *deploy.Result, st Style) error {
 			if c.Action == "unchanged" {
 				continue
 			}
-			fmt.Fprintf(&b, "  %-10s %s\n", c.Action, c.Object)
+			fmt.Fprintf(&b, "  %-11s %s\n", c.Action, c.Object)
 			if c.Diff != "" {
 				for _, l := range strings.Split(c.Diff, "\n") {
 					fmt.Fprintf(&b, "             %s\n", l)
@@ -43,7 +43,7 @@ func DeployText(w io.Writer, r *deploy.Result, st Style) error {
 			}
 		}
 		for _, wl := range s.Workloads {
-			fmt.Fprintf(&b, "  %-10s %s %d/%d", wl.Status, wl.Object, wl.Ready, wl.Desired)
+			fmt.Fprintf(&b, "  %-11s %s %d/%d", wl.Status, wl.Object, wl.Ready, wl.Desired)
 			if wl.Status != "ready" && wl.Message != "" {
 				fmt.Fprintf(&b, " — %s", wl.Message)
 			}
