@@ -37,6 +37,7 @@ func commands() []command {
 		{"cluster", "create, inspect and delete the local kind cluster (up, down, status, logs, preflight)", runCluster},
 		{"up", "one command: validate, build images, bring the kind cluster up, deploy", runUp},
 		{"deploy", "deploy an environment in stages: apply, wait for readiness, prune, roll back", runDeploy},
+		{"check", "check every service at protocol level (replication, queues, mail...)", runCheck},
 		{"images", "build the base, node and service images with no registry (images build)", runImages},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) int {
 			fmt.Fprintln(out, "statex", version)

@@ -1,0 +1,195 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
+
+	"github.com/statex/infrastructure/pipelines/deploy"
+)
+
+// Cluster is how checks reach the environment: port-forwards to pods,
+// Secrets, exec. Forwards are reused per pod and port and closed by Close.
+type Cluster struct {
+	Config    *rest.Config
+	CS        kubernetes.Interface
+	Namespace string
+
+	mu       sync.Mutex
+	forwards map[string]*forward
+}
+
+type forward struct {
+	addr string
+	stop chan struct{}
+}
+
+// NewCluster connects to the environment's cluster.
+func NewCluster(cfg *rest.Config, namespace string) (*Cluster, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 50, 100
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Config: cfg, CS: cs, Namespace: namespace, forwards: map[string]*forward{}}, nil
+}
+
+// Close stops every port-forward.
+func (c *Cluster) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, f := range c.forwards {
+		close(f.stop)
+		delete(c.forwards, k)
+	}
+}
+
+// Forward returns a 127.0.0.1 address that reaches port of pod.
+func (c *Cluster) Forward(ctx context.Context, pod string, port int) (string, error) {
+	key := pod + ":" + strconv.Itoa(port)
+	c.mu.Lock()
+	if f, ok := c.forwards[key]; ok {
+		c.mu.Unlock()
+		return f.addr, nil
+	}
+	c.mu.Unlock()
+
+	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
+	if err != nil {
+		return "", err
+	}
+	url := c.CS.CoreV1().RESTClient().Post().Resource("pods").Namespace(c.Namespace).Name(pod).SubResource("portforward").URL()
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
+	stop, ready := make(chan struct{}), make(chan struct{})
+	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, stop, ready, io.Discard, io.Discard)
+	if err != nil {
+		return "", err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- fw.ForwardPorts() }()
+	select {
+	case <-ready:
+	case err := <-errc:
+		return "", fmt.Errorf("port-forward %s:%d: %v", pod, port, err)
+	case <-ctx.Done():
+		close(stop)
+		return "", ctx.Err()
+	}
+	ports, err := fw.GetPorts()
+	if err != nil || len(ports) == 0 {
+		close(stop)
+		return "", fmt.Errorf("port-forward %s:%d: no local port: %v", pod, port, err)
+	}
+	f := &forward{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports[0].Local))), stop: stop}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.forwards[key]; ok {
+		close(stop)
+		return old.addr, nil
+	}
+	c.forwards[key] = f
+	return f.addr, nil
+}
+
+// ServicePods are the ready pods behind a Service, from its EndpointSlices:
+// what a client of the Service would reach.
+func (c *Cluster) ServicePods(ctx context.Context, service string) ([]string, error) {
+	slices, err := c.CS.DiscoveryV1().EndpointSlices(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + service})
+	if err != nil {
+		return nil, err
+	}
+	var pods []string
+	for _, s := range slices.Items {
+		for _, ep := range s.Endpoints {
+			if ep.TargetRef == nil || ep.TargetRef.Kind != "Pod" || (ep.Conditions.Ready != nil && !*ep.Conditions.Ready) {
+				continue
+			}
+			pods = append(pods, ep.TargetRef.Name)
+		}
+	}
+	if len(pods) == 0 {
+		return nil, fmt.Errorf("service %s has no ready endpoints", service)
+	}
+	return pods, nil
+}
+
+// Pods are the pods of a service label (app.kubernetes.io/name), ready or not.
+func (c *Cluster) Pods(ctx context.Context, service string) ([]corev1.Pod, error) {
+	list, err := c.CS.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + service})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// Secret returns one key of a Secret in the namespace. Values are used, never
+// reported.
+func (c *Cluster) Secret(ctx context.Context, name, key string) (string, error) {
+	s, err := c.CS.CoreV1().Secrets(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("secret %s: %w", name, err)
+	}
+	v, ok := s.Data[key]
+	if !ok {
+		return "", fmt.Errorf("secret %s has no key %s", name, key)
+	}
+	return string(v), nil
+}
+
+// Exec runs a command in a pod's container and returns stdout.
+func (c *Cluster) Exec(ctx context.Context, pod, container string, cmd ...string) (string, error) {
+	return deploy.Exec(ctx, c.Config, c.CS, c.Namespace, pod, container, cmd)
+}
+
+// PodDialer dials in-cluster addresses ("pod.headless.ns.svc...:port" or
+// "pod:port") through port-forwards, so a cluster-aware client (a Sentinel
+// client following the master it is told about) works from outside.
+func (c *Cluster) PodDialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, err
+		}
+		pod, _, _ := strings.Cut(host, ".")
+		if ip := net.ParseIP(host); ip != nil {
+			if pod, err = c.podByIP(ctx, host); err != nil {
+				return nil, err
+			}
+		}
+		local, err := c.Forward(ctx, pod, p)
+		if err != nil {
+			return nil, err
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", local)
+	}
+}
+
+func (c *Cluster) podByIP(ctx context.Context, ip string) (string, error) {
+	list, err := c.CS.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "status.podIP=" + ip})
+	if err != nil {
+		return "", err
+	}
+	if len(list.Items) == 0 {
+		return "", fmt.Errorf("no pod with IP %s in %s", ip, c.Namespace)
+	}
+	return list.Items[0].Name, nil
+}

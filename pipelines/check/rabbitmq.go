@@ -1,0 +1,258 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// RabbitMQ: 3 running nodes; a quorum queue with 3 members and a
+// dead-letter queue; publish with confirms, consume and ack; a rejected
+// message lands in the dead-letter queue carrying x-death.
+
+func checkRabbitMQ(ctx context.Context, e *Env) Result {
+	start := time.Now()
+	var s steps
+	c := e.Cluster
+	var password, pod string
+	s.do("read the credentials", func() (string, error) {
+		var err error
+		password, err = c.Secret(ctx, "rabbitmq-credentials", "admin-password")
+		return "secret rabbitmq-credentials (user admin)", err
+	})
+	s.do("3 running cluster nodes, no partition, no alarm", func() (string, error) {
+		pods, err := c.ServicePods(ctx, "rabbitmq")
+		if err != nil {
+			return "", err
+		}
+		pod = pods[0]
+		out, err := c.Exec(ctx, pod, "rabbitmq", "rabbitmqctl", "-q", "cluster_status", "--formatter", "json")
+		if err != nil {
+			return "", err
+		}
+		return JudgeRabbitCluster(out, 3)
+	})
+	queue := "statex-check-" + e.RunID
+	var conn *amqp.Connection
+	s.do("connect with AMQP 0-9-1 through the client Service", func() (string, error) {
+		addr, err := c.Forward(ctx, pod, 5672)
+		if err != nil {
+			return "", err
+		}
+		conn, err = amqp.DialConfig("amqp://admin:"+password+"@"+addr+"/", amqp.Config{Dial: amqp.DefaultDial(10 * time.Second)})
+		if err != nil {
+			return "", err
+		}
+		return "connected to " + pod, nil
+	})
+	s.do("declare a quorum queue with a dead-letter queue", func() (string, error) {
+		return DeclareWithDLQ(conn, queue)
+	})
+	s.do("the quorum queue has 3 members", func() (string, error) {
+		out, err := c.Exec(ctx, pod, "rabbitmq", "rabbitmq-queues", "-q", "quorum_status", queue, "--formatter", "json")
+		if err != nil {
+			return "", err
+		}
+		return JudgeQuorumMembers(out, 3)
+	})
+	s.do("publish with confirms, consume and ack", func() (string, error) {
+		return PublishConsume(ctx, conn, queue, "hello-"+e.RunID)
+	})
+	s.do("a rejected message lands in the dead-letter queue with x-death", func() (string, error) {
+		return RejectToDLQ(ctx, conn, queue, "reject-"+e.RunID)
+	})
+	s.always("delete the queues", func() (string, error) {
+		if conn == nil {
+			return "nothing declared", nil
+		}
+		defer conn.Close()
+		ch, err := conn.Channel()
+		if err != nil {
+			return "", err
+		}
+		defer ch.Close()
+		for _, q := range []string{queue, queue + ".dlq"} {
+			if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+				return "", err
+			}
+		}
+		return "deleted " + queue + " and " + queue + ".dlq", nil
+	})
+	return s.result("rabbitmq", start)
+}
+
+// JudgeRabbitCluster reads `rabbitmqctl cluster_status --formatter json`.
+func JudgeRabbitCluster(out string, want int) (string, error) {
+	var st struct {
+		Running    []string       `json:"running_nodes"`
+		Partitions map[string]any `json:"partitions"`
+		Alarms     []any          `json:"alarms"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return "", fmt.Errorf("cluster_status: %v", err)
+	}
+	ev := fmt.Sprintf("running: %s", strings.Join(shortNodes(st.Running), ", "))
+	switch {
+	case len(st.Running) != want:
+		return ev, fmt.Errorf("%d running nodes, want %d", len(st.Running), want)
+	case len(st.Partitions) > 0:
+		return ev, fmt.Errorf("partitions: %v", st.Partitions)
+	case len(st.Alarms) > 0:
+		return ev, fmt.Errorf("alarms: %v", st.Alarms)
+	}
+	return ev, nil
+}
+
+func shortNodes(nodes []string) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		_, host, _ := strings.Cut(n, "@")
+		out[i], _, _ = strings.Cut(host, ".")
+	}
+	return out
+}
+
+// JudgeQuorumMembers reads `rabbitmq-queues quorum_status --formatter json`:
+// one row per member with its Raft state.
+func JudgeQuorumMembers(out string, want int) (string, error) {
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		return "", fmt.Errorf("quorum_status: %v", err)
+	}
+	var desc []string
+	leaders := 0
+	for _, r := range rows {
+		state := fmt.Sprint(r["Raft State"])
+		desc = append(desc, fmt.Sprintf("%s=%s", shortNodes([]string{fmt.Sprint(r["Node Name"])})[0], state))
+		if state == "leader" {
+			leaders++
+		}
+	}
+	ev := strings.Join(desc, ", ")
+	if len(rows) != want || leaders != 1 {
+		return ev, fmt.Errorf("%d members with %d leaders, want %d with 1", len(rows), leaders, want)
+	}
+	return ev, nil
+}
+
+// DeclareWithDLQ declares queue (quorum, dead-lettering to queue.dlq) and
+// queue.dlq (quorum).
+func DeclareWithDLQ(conn *amqp.Connection, queue string) (string, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return "", err
+	}
+	defer ch.Close()
+	dlq := queue + ".dlq"
+	if _, err := ch.QueueDeclare(dlq, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
+		return "", err
+	}
+	if _, err := ch.QueueDeclare(queue, true, false, false, false, amqp.Table{
+		"x-queue-type": "quorum", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq,
+	}); err != nil {
+		return "", err
+	}
+	return "quorum queues " + queue + " and " + dlq, nil
+}
+
+// PublishConsume publishes body with a confirm, then consumes and acks it.
+func PublishConsume(ctx context.Context, conn *amqp.Connection, queue, body string) (string, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return "", err
+	}
+	defer ch.Close()
+	if err := publishConfirmed(ctx, ch, queue, body); err != nil {
+		return "", err
+	}
+	d, err := getOne(ctx, ch, queue)
+	if err != nil {
+		return "", err
+	}
+	if string(d.Body) != body {
+		return "", fmt.Errorf("consumed %q, want %q", d.Body, body)
+	}
+	if err := d.Ack(false); err != nil {
+		return "", err
+	}
+	return "published (confirmed), consumed, acked", nil
+}
+
+// RejectToDLQ publishes, rejects without requeue and finds the message in
+// the dead-letter queue with an x-death header naming the queue.
+func RejectToDLQ(ctx context.Context, conn *amqp.Connection, queue, body string) (string, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return "", err
+	}
+	defer ch.Close()
+	if err := publishConfirmed(ctx, ch, queue, body); err != nil {
+		return "", err
+	}
+	d, err := getOne(ctx, ch, queue)
+	if err != nil {
+		return "", err
+	}
+	if err := d.Reject(false); err != nil {
+		return "", err
+	}
+	dl, err := getOne(ctx, ch, queue+".dlq")
+	if err != nil {
+		return "", fmt.Errorf("dead-letter queue: %w", err)
+	}
+	defer dl.Ack(false)
+	if string(dl.Body) != body {
+		return "", fmt.Errorf("dead-lettered %q, want %q", dl.Body, body)
+	}
+	deaths, ok := dl.Headers["x-death"].([]any)
+	if !ok || len(deaths) == 0 {
+		return "", fmt.Errorf("no x-death header: %v", dl.Headers)
+	}
+	first, _ := deaths[0].(amqp.Table)
+	if first["queue"] != queue || first["reason"] != "rejected" {
+		return "", fmt.Errorf("x-death %v, want queue %s reason rejected", first, queue)
+	}
+	return fmt.Sprintf("x-death: queue=%v reason=%v count=%v", first["queue"], first["reason"], first["count"]), nil
+}
+
+func publishConfirmed(ctx context.Context, ch *amqp.Channel, queue, body string) error {
+	if err := ch.Confirm(false); err != nil {
+		return err
+	}
+	conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", queue, true, false, amqp.Publishing{
+		DeliveryMode: amqp.Persistent, ContentType: "text/plain", Body: []byte(body),
+	})
+	if err != nil {
+		return err
+	}
+	ok, err := conf.WaitContext(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("publish of %q was nacked", body)
+	}
+	return nil
+}
+
+// getOne polls basic.get: a quorum queue makes a confirmed message available
+// at once, but a bounded retry keeps a slow replica from flaking the check.
+func getOne(ctx context.Context, ch *amqp.Channel, queue string) (amqp.Delivery, error) {
+	var d amqp.Delivery
+	err := poll(ctx, 10*time.Second, 100*time.Millisecond, func() error {
+		got, ok, err := ch.Get(queue, false)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("queue %s is empty", queue)
+		}
+		d = got
+		return nil
+	})
+	return d, err
+}

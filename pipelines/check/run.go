@@ -1,0 +1,130 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// Env is what a check gets: the cluster and this run's unique ID.
+type Env struct {
+	Cluster *Cluster
+	RunID   string
+}
+
+// Check is one service's check.
+type Check struct {
+	Service string
+	Run     func(ctx context.Context, e *Env) Result
+}
+
+// Checks are every service's checks, in the order they run (the deploy's).
+var Checks = []Check{
+	{"postgres", checkPostgres},
+	{"redis", checkRedis},
+	{"rabbitmq", checkRabbitMQ},
+}
+
+// Options configure a check run.
+type Options struct {
+	Env       string
+	Namespace string
+	Config    *rest.Config
+	// Services limits the run (empty: all).
+	Services []string
+	// ProjectImage says whether an image is built by this project; pods
+	// that cannot pull another image make their check SKIPPED.
+	ProjectImage func(string) bool
+	// Timeout bounds each service's check (default 3 minutes).
+	Timeout  time.Duration
+	Progress func(Result)
+}
+
+// Services lists the services that have a check.
+func Services() []string {
+	var out []string
+	for _, c := range Checks {
+		out = append(out, c.Service)
+	}
+	return out
+}
+
+// Run runs the checks and returns the report; an error means the checks
+// could not run at all (unknown service, unreachable cluster).
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	start := time.Now()
+	for _, s := range opts.Services {
+		if !slices.Contains(Services(), s) {
+			return nil, fmt.Errorf("no check for service %q (have: %s)", s, strings.Join(Services(), ", "))
+		}
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 3 * time.Minute
+	}
+	if opts.ProjectImage == nil {
+		opts.ProjectImage = func(image string) bool { return strings.HasPrefix(image, "statex/") }
+	}
+	c, err := NewCluster(opts.Config, opts.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	rep := &Report{Env: opts.Env, Namespace: opts.Namespace, RunID: NewRunID()}
+	e := &Env{Cluster: c, RunID: rep.RunID}
+	for _, chk := range Checks {
+		if len(opts.Services) > 0 && !slices.Contains(opts.Services, chk.Service) {
+			continue
+		}
+		var res Result
+		if reason := unavailable(ctx, c, chk.Service, opts.ProjectImage); reason != "" {
+			res = Result{Service: chk.Service, Verdict: Skipped, Reason: reason}
+		} else {
+			cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+			res = chk.Run(cctx, e)
+			cancel()
+		}
+		switch res.Verdict {
+		case Pass:
+			rep.Passed++
+		case Fail:
+			rep.Failed++
+		default:
+			rep.Skipped++
+		}
+		rep.Results = append(rep.Results, res)
+		if opts.Progress != nil {
+			opts.Progress(res)
+		}
+	}
+	rep.Seconds = seconds(time.Since(start))
+	return rep, nil
+}
+
+// unavailable returns why a service cannot be checked: its pods wait on an
+// image that is not the project's and cannot be pulled (an upstream image on
+// an offline cluster). Pods that are merely broken are checked, and fail.
+func unavailable(ctx context.Context, c *Cluster, service string, project func(string) bool) string {
+	pods, err := c.Pods(ctx, service)
+	if err != nil || len(pods) == 0 {
+		return ""
+	}
+	var images []string
+	for _, p := range pods {
+		pulling := false
+		for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
+			if w := cs.State.Waiting; w != nil && (w.Reason == "ErrImagePull" || w.Reason == "ImagePullBackOff") && !project(cs.Image) {
+				pulling = true
+				images = append(images, cs.Image)
+			}
+		}
+		if !pulling {
+			return ""
+		}
+	}
+	slices.Sort(images)
+	return "image not buildable offline and not pullable here: " + strings.Join(slices.Compact(images), ", ")
+}
