@@ -107,6 +107,17 @@ func deployArgs(env, kubeconfig, format string, dryRun bool) ([]string, error) {
 	return args, nil
 }
 
+// checkArgs is `statex check --env ENV --kubeconfig PATH --output FORMAT`.
+func checkArgs(env, kubeconfig, format string) ([]string, error) {
+	if err := checkEnv(env); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(deployFormats, format) {
+		return nil, fmt.Errorf("check: unknown format %q (want one of %s)", format, strings.Join(deployFormats, ", "))
+	}
+	return []string{cliPath, "check", "--env", env, "--kubeconfig", kubeconfig, "--output", format}, nil
+}
+
 // upArgs is `statex up --env ENV --output FORMAT`.
 func upArgs(env, format string) ([]string, error) {
 	if err := checkEnv(env); err != nil {

@@ -182,6 +182,37 @@ func (m *Statex) Deploy(
 	return runVerb(ctx, ctr, args, "deploy --env "+env)
 }
 
+// Test checks every deployed service at protocol level and returns the
+// report.
+//
+// Runs `statex check --env ENV --kubeconfig KUBECONFIG --output FORMAT`:
+// replication read-back, queues and dead-lettering, Sentinel agreement and
+// more, through port-forwards from the container. Services whose image
+// cannot be built offline report SKIPPED, never PASS. Any FAIL fails the
+// function with the report in the error.
+func (m *Statex) Test(
+	ctx context.Context,
+	// Repository root; defaults to the repository this module lives in.
+	// +defaultPath="/"
+	// +ignore=[".git", "**/bin", "**/dist", "**/.cache", "**/node_modules", "**/*.test", ".dagger"]
+	source *dagger.Directory,
+	// Environment to check: a name from manifests/environments.yaml.
+	// +default="kind"
+	env string,
+	// Kubeconfig for the environment's cluster.
+	kubeconfig *dagger.Secret,
+	// Report format: text, json or markdown.
+	// +default="text"
+	format string,
+) (string, error) {
+	args, err := checkArgs(env, kubeconfigPath, format)
+	if err != nil {
+		return "", err
+	}
+	ctr := m.cli(source).WithMountedSecret(kubeconfigPath, kubeconfig)
+	return runVerb(ctx, ctr, args, "check --env "+env)
+}
+
 // Up brings the local kind environment up with one command and returns the
 // deploy report: validate, build images, create or reuse the kind cluster,
 // load images, deploy.

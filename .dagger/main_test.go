@@ -177,6 +177,13 @@ func TestDeployAndUpArgs(t *testing.T) {
 			t.Errorf("upArgs(%q, %q) accepted", tc.env, tc.format)
 		}
 	}
+	got, err = checkArgs("kind", "/k", "json")
+	if err != nil || !slices.Equal(got, []string{"/usr/local/bin/statex", "check", "--env", "kind", "--kubeconfig", "/k", "--output", "json"}) {
+		t.Errorf("checkArgs = %q, %v", got, err)
+	}
+	if _, err := checkArgs("kind", "/k", "junit"); err == nil {
+		t.Error("checkArgs accepted junit")
+	}
 	got, err = upArgs("kind", "markdown")
 	if err != nil || !slices.Equal(got, []string{"/usr/local/bin/statex", "up", "--env", "kind", "--output", "markdown"}) {
 		t.Errorf("upArgs = %q, %v", got, err)

@@ -27,6 +27,7 @@ var Checks = []Check{
 	{"postgres", checkPostgres},
 	{"redis", checkRedis},
 	{"rabbitmq", checkRabbitMQ},
+	{"minio", checkMinIO},
 }
 
 // Options configure a check run.

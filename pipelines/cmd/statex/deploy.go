@@ -220,7 +220,7 @@ const upHelp = `Bring an environment up with one command, idempotently:
 
   validate → images (built offline, skipped when unchanged) → cluster (kind:
   created or reused, images loaded) → deploy (staged, readiness, prune,
-  rollback)
+  rollback) → check (protocol-level, every service; report on stderr)
 
 STATEX_KIND_API=internal makes the kubeconfig reach the API server on the
 kind Docker network (for running inside a container on that network, as the
@@ -231,9 +231,11 @@ applies nothing. For an environment that targets an existing cluster
 (context), the images and cluster steps are skipped.
 
 Usage:
-  statex up [--env kind] [--skip-images] [--output text|json|markdown] [--junit FILE]
+  statex up [--env kind] [--skip-images] [--skip-checks] [--output text|json|markdown]
+            [--junit FILE] [--check-junit FILE]
 
-Exit codes: 0 up, 1 a step failed (validation, build, readiness), 2 usage.
+Exit codes: 0 up and every check passed, 1 a step failed (validation, build,
+readiness, a check), 2 usage.
 `
 
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -241,6 +243,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f deployFlags
 	collect := addDeployFlags(fs, &f, "kind")
 	skipImages := fs.Bool("skip-images", false, "do not build images (use what Docker has)")
+	skipChecks := fs.Bool("skip-checks", false, "do not run the protocol checks after deploying")
+	checkJUnit := fs.String("check-junit", "", "also write the checks' JUnit XML report to FILE")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -284,6 +288,11 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "up: %s targets context %q: no images or cluster to manage\n", env.Name, env.Target.Context)
 	}
 	code := deployEnv(ctx, repo, envs, f, stdout, stderr)
+	if code == exitOK && !*skipChecks {
+		// The checks' report goes to stderr: stdout carries the deploy
+		// report in the format asked for (one JSON document).
+		code = checkEnv(ctx, envs, env.Name, nil, f.kubeconfig, "text", *checkJUnit, f.gh, 3*time.Minute, stderr, stderr)
+	}
 	fmt.Fprintf(stderr, "up: %s finished in %.1fs\n", env.Name, time.Since(start).Seconds())
 	return code
 }
