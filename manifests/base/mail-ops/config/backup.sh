@@ -31,6 +31,14 @@ db)
   name=$2
   prefix=mail/db/$name/
   out="$work/$name-$ts.dump"
+  # Wait for the database: a new pod's first connections are refused until
+  # the NetworkPolicy agent admits its IP (~1-2 s), and a failover may be in
+  # progress.
+  i=0
+  until psql -X -h "${PGHOST:-postgres}" -U "$name" -d "$name" -Atqc 'SELECT 1' >/dev/null 2>&1; do
+    i=$((i + 1)); [ "$i" -lt 60 ] || { echo "backup: database $name not reachable" >&2; exit 1; }
+    sleep 2
+  done
   pg_dump -h "${PGHOST:-postgres}" -U "$name" -d "$name" -Fc -f "$out"
   ;;
 *) echo "usage: backup.sh maildir | db NAME" >&2; exit 2 ;;

@@ -5,9 +5,12 @@
 # costs a switchover (~1-2 s) instead of down-after + election (~10 s).
 # Never fails: whatever happens, the pod stops afterwards.
 . /scripts/lib.sh
+# preStop output is otherwise discarded: send it to the container's log.
+[ -w /proc/1/fd/1 ] && exec >/proc/1/fd/1 2>&1
 role=$(redis-cli --no-auth-warning --raw role 2>/dev/null | head -n 1)
 [ "$role" = "master" ] || exit 0
-redis-cli --no-auth-warning -p 26379 sentinel failover "$MASTER_NAME" >/dev/null 2>&1 || exit 0
+# A Sentinel of another pod leads the failover (lib.sh: peer_failover).
+peer_failover || exit 0
 i=0
 while [ $i -lt 30 ]; do
   role=$(redis-cli --no-auth-warning --raw role 2>/dev/null | head -n 1)
