@@ -64,17 +64,29 @@ type Report struct {
 // HasFailures reports whether any check failed.
 func (r *Report) HasFailures() bool { return r.Failed > 0 }
 
-// steps records a check's steps: after the first failure the remaining
-// steps are skipped (they build on the earlier ones), but cleanup steps
-// always run.
+// steps records a check's steps. A required step (do) that fails blocks
+// the steps after it (they build on it); an independent step (test) that
+// fails does not; cleanup steps (always) run whatever happened.
 type steps struct {
-	list   []Step
-	failed bool
+	list    []Step
+	failed  bool
+	blocked bool
 }
 
-// do runs one step unless an earlier one failed.
+// do runs a step the following steps depend on.
 func (s *steps) do(name string, fn func() (string, error)) bool {
-	if s.failed {
+	if s.blocked {
+		s.list = append(s.list, Step{Name: name, Verdict: Skipped, Error: "an earlier step failed"})
+		return false
+	}
+	ok := s.run(name, fn)
+	s.blocked = s.blocked || !ok
+	return ok
+}
+
+// test runs a step nothing else depends on.
+func (s *steps) test(name string, fn func() (string, error)) bool {
+	if s.blocked {
 		s.list = append(s.list, Step{Name: name, Verdict: Skipped, Error: "an earlier step failed"})
 		return false
 	}

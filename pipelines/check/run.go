@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 )
 
@@ -14,6 +16,9 @@ import (
 type Env struct {
 	Cluster *Cluster
 	RunID   string
+	// Unavailable maps services whose image cannot be pulled here to the
+	// reason (their checks are SKIPPED; others excuse their absence by name).
+	Unavailable map[string]string
 }
 
 // Check is one service's check.
@@ -28,6 +33,8 @@ var Checks = []Check{
 	{"redis", checkRedis},
 	{"rabbitmq", checkRabbitMQ},
 	{"minio", checkMinIO},
+	{"prometheus", checkPrometheus},
+	{"jaeger", checkJaeger},
 }
 
 // Options configure a check run.
@@ -75,13 +82,28 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer c.Close()
 	rep := &Report{Env: opts.Env, Namespace: opts.Namespace, RunID: NewRunID()}
-	e := &Env{Cluster: c, RunID: rep.RunID}
+	e := &Env{Cluster: c, RunID: rep.RunID, Unavailable: map[string]string{}}
+	all, err := c.CS.CoreV1().Pods(opts.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list pods in %s: %w", opts.Namespace, err)
+	}
+	byService := map[string][]corev1.Pod{}
+	for _, p := range all.Items {
+		if svc := p.Labels["app.kubernetes.io/name"]; svc != "" {
+			byService[svc] = append(byService[svc], p)
+		}
+	}
+	for svc, pods := range byService {
+		if reason := unavailable(pods, opts.ProjectImage); reason != "" {
+			e.Unavailable[svc] = reason
+		}
+	}
 	for _, chk := range Checks {
 		if len(opts.Services) > 0 && !slices.Contains(opts.Services, chk.Service) {
 			continue
 		}
 		var res Result
-		if reason := unavailable(ctx, c, chk.Service, opts.ProjectImage); reason != "" {
+		if reason := e.Unavailable[chk.Service]; reason != "" {
 			res = Result{Service: chk.Service, Verdict: Skipped, Reason: reason}
 		} else {
 			cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
@@ -108,13 +130,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 // unavailable returns why a service cannot be checked: its pods wait on an
 // image that is not the project's and cannot be pulled (an upstream image on
 // an offline cluster). Pods that are merely broken are checked, and fail.
-func unavailable(ctx context.Context, c *Cluster, service string, project func(string) bool) string {
-	pods, err := c.Pods(ctx, service)
-	if err != nil || len(pods) == 0 {
-		return ""
-	}
+func unavailable(pods []corev1.Pod, project func(string) bool) string {
 	var images []string
 	for _, p := range pods {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue // finished Job pods say nothing about the service's image
+		}
 		pulling := false
 		for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
 			if w := cs.State.Waiting; w != nil && (w.Reason == "ErrImagePull" || w.Reason == "ImagePullBackOff") && !project(cs.Image) {
@@ -125,6 +146,9 @@ func unavailable(ctx context.Context, c *Cluster, service string, project func(s
 		if !pulling {
 			return ""
 		}
+	}
+	if len(images) == 0 {
+		return ""
 	}
 	slices.Sort(images)
 	return "image not buildable offline and not pullable here: " + strings.Join(slices.Compact(images), ", ")
