@@ -305,18 +305,38 @@ func (e *engine) apply(ctx context.Context, objs []*unstructured.Unstructured, f
 	opts := ssa.DefaultApplyOptions()
 	opts.Force = e.opts.Force
 	opts.WaitTimeout = e.opts.StageTimeout
+	// A Job's template is immutable: a changed Job (new script ConfigMap
+	// name) is replaced, which is safe because the platform's Jobs are
+	// idempotent bootstraps. Everything else recreates only with --force.
+	var jobs, rest []*unstructured.Unstructured
+	for _, u := range objs {
+		if u.GetKind() == "Job" {
+			jobs = append(jobs, u)
+		} else {
+			rest = append(rest, u)
+		}
+	}
+	var out []Change
+	collect := func(cs *ssa.ChangeSet) {
+		if cs != nil {
+			for _, entry := range cs.Entries {
+				out = append(out, Change{Object: changeRef(entry), Action: string(entry.Action)})
+			}
+		}
+	}
 	var cs *ssa.ChangeSet
 	var err error
 	if first {
-		cs, err = e.rm.ApplyAllStaged(ctx, objs, opts)
-	} else {
-		cs, err = e.rm.ApplyAll(ctx, objs, opts)
+		cs, err = e.rm.ApplyAllStaged(ctx, rest, opts)
+	} else if len(rest) > 0 {
+		cs, err = e.rm.ApplyAll(ctx, rest, opts)
 	}
-	var out []Change
-	if cs != nil {
-		for _, entry := range cs.Entries {
-			out = append(out, Change{Object: changeRef(entry), Action: string(entry.Action)})
-		}
+	collect(cs)
+	if err == nil && len(jobs) > 0 {
+		jobOpts := opts
+		jobOpts.Force = true
+		cs, err = e.rm.ApplyAll(ctx, jobs, jobOpts)
+		collect(cs)
 	}
 	if err != nil {
 		return out, fmt.Errorf("apply: %w", err)
