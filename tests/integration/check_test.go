@@ -1,0 +1,268 @@
+package integration
+
+// The protocol logic of `statex check` (pipelines/check) against real
+// servers from the project's images, without a cluster: the same functions
+// the checks call through port-forwards on kind.
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/minio/minio-go/v7"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/network"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/statex/infrastructure/pipelines/check"
+)
+
+// A primary and a streaming replica (pg_basebackup): the marker written on
+// the primary is read on the replica once replay passes its LSN, and
+// pg_stat_replication shows the replica streaming.
+func TestCheckPostgresReplication(t *testing.T) {
+	image := requireImage(t, "postgres")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	nw, err := network.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nw.Remove(context.Background()) })
+	const password = "integration-secret"
+	primaryScript := `set -e
+printf '%s' "$PGPASS" > /tmp/pw
+initdb -D "$PGDATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile=/tmp/pw >/dev/null
+rm /tmp/pw
+echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+echo "host replication all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/tmp -c wal_level=replica -c max_wal_senders=4`
+	replicaScript := `set -e
+for i in $(seq 1 60); do pg_isready -h pg-primary -q && break; sleep 1; done
+PGPASSWORD="$PGPASS" pg_basebackup -h pg-primary -U postgres -D "$PGDATA" -R -X stream -d "application_name=replica-1"
+chmod 700 "$PGDATA"
+exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/tmp`
+	pgStart := func(alias, script, readyLog string) *testcontainers.DockerContainer {
+		return start(t, image, network.WithNetwork([]string{alias}, nw),
+			testcontainers.WithEntrypoint("/bin/bash", "-c", script), testcontainers.WithCmd(),
+			testcontainers.WithEnv(map[string]string{"PGPASS": password}),
+			testcontainers.WithExposedPorts("5432/tcp"),
+			testcontainers.WithWaitStrategy(wait.ForLog(readyLog).WithStartupTimeout(2*time.Minute), wait.ForListeningPort("5432/tcp")))
+	}
+	primary := pgStart("pg-primary", primaryScript, "database system is ready to accept connections")
+	replica := pgStart("pg-replica", replicaScript, "started streaming WAL")
+	connect := func(c *testcontainers.DockerContainer) *pgx.Conn {
+		conn, err := pgx.Connect(ctx, "postgres://postgres:"+password+"@"+endpoint(t, c, "5432/tcp")+"/postgres?sslmode=disable")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		return conn
+	}
+	p, r := connect(primary), connect(replica)
+	marker := unique("check")
+	lsn, err := check.WriteMarker(ctx, p, marker)
+	if err != nil {
+		t.Fatalf("WriteMarker: %v", err)
+	}
+	ev, err := check.ReadMarkerAfter(ctx, r, marker, lsn, 30*time.Second)
+	if err != nil {
+		t.Fatalf("ReadMarkerAfter: %v", err)
+	}
+	t.Log(ev)
+	if _, err := check.ReadMarkerAfter(ctx, r, "absent-"+marker, lsn, 2*time.Second); err == nil {
+		t.Error("ReadMarkerAfter found a row that was never written")
+	}
+	// On the primary (not in recovery) the replay condition never holds.
+	if _, err := check.ReadMarkerAfter(ctx, p, marker, lsn, 2*time.Second); err == nil {
+		t.Error("ReadMarkerAfter accepted the primary as a replica")
+	}
+	ev, err = check.ReplicationStatus(ctx, p, 1, 10*time.Second)
+	if err != nil || !strings.Contains(ev, "replica-1 streaming") {
+		t.Fatalf("ReplicationStatus = %q, %v", ev, err)
+	}
+	if _, err := check.ReplicationStatus(ctx, p, 2, 10*time.Second); err == nil {
+		t.Error("ReplicationStatus accepted 1 replica when 2 are wanted")
+	}
+}
+
+// A master, a replica and a Sentinel: the check's write waits for the
+// replica, the read is served by the replica, the Sentinel names the master.
+func TestCheckRedisSentinelWriteRead(t *testing.T) {
+	image := requireImage(t, "redis")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	nw, err := network.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nw.Remove(context.Background()) })
+	const password = "integration-secret"
+	conf := func(extra string) testcontainers.CustomizeRequestOption {
+		return testcontainers.WithFiles(testcontainers.ContainerFile{
+			Reader: strings.NewReader("requirepass " + password + "\nmasterauth " + password + "\n" + extra), ContainerFilePath: "/etc/redis/conf.d/test.conf", FileMode: 0o644,
+		})
+	}
+	master := start(t, image, network.WithNetwork([]string{"redis-0"}, nw), conf(""),
+		testcontainers.WithExposedPorts("6379/tcp"), testcontainers.WithWaitStrategy(wait.ForLog("Ready to accept connections").WithStartupTimeout(time.Minute)))
+	replica := start(t, image, network.WithNetwork([]string{"redis-1"}, nw), conf("replicaof redis-0 6379\n"),
+		testcontainers.WithExposedPorts("6379/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForLog("MASTER <-> REPLICA sync: Finished with success").WithStartupTimeout(time.Minute)))
+	masterIP, err := master.ContainerIP(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentinel := start(t, image, network.WithNetwork([]string{"sentinel-0"}, nw), testcontainers.WithCmd("redis-sentinel"),
+		testcontainers.WithFiles(testcontainers.ContainerFile{
+			Reader:            strings.NewReader("port 26379\nsentinel monitor statex " + masterIP + " 6379 1\nsentinel auth-pass statex " + password + "\n"),
+			ContainerFilePath: "/etc/redis/sentinel.d/test.conf", FileMode: 0o644,
+		}),
+		testcontainers.WithExposedPorts("26379/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForLog("+monitor master statex").WithStartupTimeout(time.Minute)))
+
+	m := redis.NewClient(&redis.Options{Addr: endpoint(t, master, "6379/tcp"), Password: password})
+	defer m.Close()
+	r := redis.NewClient(&redis.Options{Addr: endpoint(t, replica, "6379/tcp"), Password: password})
+	defer r.Close()
+	key, value := unique("check"), unique("value")
+	if ev, err := check.WriteAndWait(ctx, m, key, value, 1); err != nil {
+		t.Fatalf("WriteAndWait: %v", err)
+	} else {
+		t.Log(ev)
+	}
+	if _, err := check.WriteAndWait(ctx, r, key, value, 1); err == nil {
+		t.Error("WriteAndWait accepted a replica as master")
+	}
+	if _, err := check.ReadBack(ctx, r, key, value); err != nil {
+		t.Fatalf("ReadBack on the replica: %v", err)
+	}
+	if _, err := check.ReadBack(ctx, m, key, value); err == nil {
+		t.Error("ReadBack accepted a read served by the master")
+	}
+	s := redis.NewSentinelClient(&redis.Options{Addr: endpoint(t, sentinel, "26379/tcp")})
+	defer s.Close()
+	ev, err := check.SentinelsAgree(ctx, []*redis.SentinelClient{s}, "statex", 1)
+	if err != nil || !strings.Contains(ev, masterIP+":6379") {
+		t.Fatalf("SentinelsAgree = %q, %v; want master %s", ev, err, masterIP)
+	}
+	if _, err := check.SentinelsAgree(ctx, []*redis.SentinelClient{s}, "statex", 3); err == nil {
+		t.Error("SentinelsAgree accepted 1 sentinel when 3 are wanted")
+	}
+}
+
+// One RabbitMQ node: the check's quorum queue with dead-lettering, publish
+// with confirms, reject → DLQ with x-death, and the CLI JSON judged.
+func TestCheckRabbitMQQueues(t *testing.T) {
+	image := requireImage(t, "rabbitmq")
+	conf := "default_user = statex\ndefault_pass = integration-secret\nloopback_users = none\n"
+	c := start(t, image,
+		testcontainers.WithFiles(testcontainers.ContainerFile{Reader: strings.NewReader(conf), ContainerFilePath: "/etc/rabbitmq/conf.d/10-test.conf", FileMode: 0o644}),
+		testcontainers.WithExposedPorts("5672/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForLog("Server startup complete").WithStartupTimeout(2*time.Minute), wait.ForListeningPort("5672/tcp")))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := amqp.Dial("amqp://statex:integration-secret@" + endpoint(t, c, "5672/tcp") + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	queue := unique("check")
+	if _, err := check.DeclareWithDLQ(conn, queue); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check.PublishConsume(ctx, conn, queue, "hello"); err != nil {
+		t.Fatalf("PublishConsume: %v", err)
+	}
+	ev, err := check.RejectToDLQ(ctx, conn, queue, "reject-me")
+	if err != nil || !strings.Contains(ev, "reason=rejected") {
+		t.Fatalf("RejectToDLQ = %q, %v", ev, err)
+	}
+	out := execOut(t, c, "rabbitmqctl", "-q", "cluster_status", "--formatter", "json")
+	if _, err := check.JudgeRabbitCluster(out, 1); err != nil {
+		t.Errorf("JudgeRabbitCluster(1 node): %v", err)
+	}
+	if _, err := check.JudgeRabbitCluster(out, 3); err == nil {
+		t.Error("JudgeRabbitCluster accepted 1 node when 3 are wanted")
+	}
+	out = execOut(t, c, "rabbitmq-queues", "-q", "quorum_status", queue, "--formatter", "json")
+	if _, err := check.JudgeQuorumMembers(out, 1); err != nil {
+		t.Errorf("JudgeQuorumMembers(1): %v\n%s", err, out)
+	}
+}
+
+// One MinIO server: health, a small object and a 3-part multipart upload
+// read back with matching SHA-256.
+func TestCheckMinIOObjects(t *testing.T) {
+	image := requireImage(t, "minio")
+	c := start(t, image,
+		testcontainers.WithEnv(map[string]string{"MINIO_ROOT_USER": "statex", "MINIO_ROOT_PASSWORD": "integration-secret"}),
+		testcontainers.WithCmd("server", "/tmp/data", "--address", ":9000"),
+		testcontainers.WithExposedPorts("9000/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForHTTP("/minio/health/ready").WithPort("9000/tcp").WithStartupTimeout(time.Minute)))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr := endpoint(t, c, "9000/tcp")
+	if _, err := check.MinIOHealth(ctx, []string{addr}, 1); err != nil {
+		t.Fatalf("MinIOHealth: %v", err)
+	}
+	mc, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4("statex", "integration-secret", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := strings.ReplaceAll(unique("check"), "_", "-")
+	if err := mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check.S3RoundTrip(ctx, mc, bucket, "small", 1024, 0); err != nil {
+		t.Fatalf("small: %v", err)
+	}
+	ev, err := check.S3RoundTrip(ctx, mc, bucket, "multipart", 12<<20, 5<<20)
+	if err != nil || !strings.Contains(ev, "3 parts") {
+		t.Fatalf("multipart = %q, %v", ev, err)
+	}
+}
+
+// Jaeger all-in-one: a span sent with the OpenTelemetry SDK is found by
+// trace ID; an unknown trace ID is not.
+func TestCheckJaegerTrace(t *testing.T) {
+	image := requireImage(t, "jaeger")
+	c := start(t, image,
+		testcontainers.WithExposedPorts("4318/tcp", "16686/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForListeningPort("4318/tcp").WithStartupTimeout(time.Minute), wait.ForListeningPort("16686/tcp")))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := unique("span")
+	id, err := check.SendSpan(ctx, endpoint(t, c, "4318/tcp"), "statex-integration", name)
+	if err != nil {
+		t.Fatalf("SendSpan: %v", err)
+	}
+	query := "http://" + endpoint(t, c, "16686/tcp")
+	if _, err := check.FindTrace(ctx, query, id, name, 30*time.Second); err != nil {
+		t.Fatalf("FindTrace: %v", err)
+	}
+	if _, err := check.FindTrace(ctx, query, strings.Repeat("0", 31)+"1", name, 2*time.Second); err == nil {
+		t.Error("FindTrace found a trace that was never sent")
+	}
+}
+
+func execOut(t *testing.T, c *testcontainers.DockerContainer, cmd ...string) string {
+	t.Helper()
+	code, r, err := c.Exec(context.Background(), cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	if _, err := stdcopy.StdCopy(&stdout, &stderr, r); err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 {
+		t.Fatalf("%v: exit %d: %s", cmd, code, stderr.String())
+	}
+	return stdout.String()
+}
