@@ -1,0 +1,67 @@
+package check
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStepsBlockAndCleanup(t *testing.T) {
+	var s steps
+	s.do("connect", func() (string, error) { return "ok", nil })
+	s.test("independent fails", func() (string, error) { return "", errors.New("boom") })
+	s.test("independent runs", func() (string, error) { return "ran", nil })
+	s.do("required fails", func() (string, error) { return "", errors.New("down") })
+	ran := false
+	s.do("dependent", func() (string, error) { ran = true; return "", nil })
+	s.always("cleanup", func() (string, error) { return "cleaned", nil })
+	if ran {
+		t.Error("a step after a failed required step ran")
+	}
+	var got []string
+	for _, st := range s.list {
+		got = append(got, st.Name+"="+string(st.Verdict))
+	}
+	want := "connect=PASS independent fails=FAIL independent runs=PASS required fails=FAIL dependent=SKIPPED cleanup=PASS"
+	if strings.Join(got, " ") != want {
+		t.Errorf("steps:\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	if r := s.result("x", time.Now()); r.Verdict != Fail {
+		t.Errorf("verdict %s, want FAIL", r.Verdict)
+	}
+}
+
+func TestJudgePatroni(t *testing.T) {
+	m := []PatroniMember{{Name: "p0", Role: "leader", State: "running"}, {Name: "p1", Role: "sync_standby", State: "streaming"}, {Name: "p2", Role: "replica", State: "streaming"}}
+	_, leader, reps, err := JudgePatroni(m, 3)
+	if err != nil || leader != "p0" || strings.Join(reps, ",") != "p1,p2" {
+		t.Fatalf("healthy: %s %v %v", leader, reps, err)
+	}
+	async := []PatroniMember{m[0], {Name: "p1", Role: "replica", State: "streaming"}, m[2]}
+	if _, _, _, err := JudgePatroni(async, 3); err == nil || !strings.Contains(err.Error(), "synchronous") {
+		t.Errorf("no sync standby: %v", err)
+	}
+	if _, _, _, err := JudgePatroni(m[:2], 3); err == nil {
+		t.Error("2 members passed for 3")
+	}
+	split := []PatroniMember{m[0], {Name: "p1", Role: "leader", State: "running"}, m[2]}
+	if _, _, _, err := JudgePatroni(split, 3); err == nil || !strings.Contains(err.Error(), "two leaders") {
+		t.Errorf("split brain: %v", err)
+	}
+}
+
+func TestJudgeTargetsExcusesOnlyUnavailableServices(t *testing.T) {
+	targets := []PromTarget{
+		{Labels: map[string]string{"job": "postgres", "instance": "a"}, Health: "up"},
+		{Labels: map[string]string{"job": "grafana", "instance": "g", "pod": "grafana-1"}, Health: "down", LastError: "refused"},
+	}
+	unavailable := map[string]string{"grafana": "image unavailable offline"}
+	ev, err := JudgeTargets(targets, unavailable)
+	if err != nil || !strings.Contains(ev, "1 down but excused") || !strings.Contains(ev, "grafana/g") {
+		t.Errorf("excused: %q %v", ev, err)
+	}
+	if _, err := JudgeTargets(targets, nil); err == nil {
+		t.Error("a down target of an available service passed")
+	}
+}
