@@ -182,9 +182,10 @@ func (w *waiter) podTrouble(ctx context.Context, live *unstructured.Unstructured
 	if err := w.c.List(ctx, pods, client.InNamespace(live.GetNamespace()), client.MatchingLabelsSelector{Selector: sel}); err != nil {
 		return "", ""
 	}
+	current := templateImages(live)
 	var unpullable []string
 	for _, p := range pods.Items {
-		if p.DeletionTimestamp != nil {
+		if p.DeletionTimestamp != nil || !ofTemplate(&p, current) {
 			continue
 		}
 		for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
@@ -208,6 +209,37 @@ func (w *waiter) podTrouble(ctx context.Context, live *unstructured.Unstructured
 		return "unavailable", "image unavailable offline: " + strings.Join(slices.Compact(unpullable), ", ")
 	}
 	return "", ""
+}
+
+// templateImages are the images of the workload's current pod template.
+func templateImages(u *unstructured.Unstructured) map[string]bool {
+	out := map[string]bool{}
+	for _, field := range []string{"containers", "initContainers"} {
+		list, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", field)
+		for _, c := range list {
+			if m, ok := c.(map[string]any); ok {
+				if img, ok := m["image"].(string); ok {
+					out[img] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ofTemplate says whether a pod runs the current template's images: pods of
+// an older revision (the failed one, right after a rollback) are going away
+// and say nothing about the current one.
+func ofTemplate(p *corev1.Pod, images map[string]bool) bool {
+	if len(images) == 0 {
+		return true
+	}
+	for _, c := range append(slices.Clone(p.Spec.InitContainers), p.Spec.Containers...) {
+		if !images[c.Image] {
+			return false
+		}
+	}
+	return true
 }
 
 // podSelector is the label selector of a workload's pods.

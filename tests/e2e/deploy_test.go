@@ -151,8 +151,8 @@ func TestDeployPlatform(t *testing.T) {
 	t.Run("an object removed from the manifests is pruned", func(t *testing.T) {
 		root := copyManifests(t, func(overlay string) {
 			appendFile(t, filepath.Join(overlay, "kustomization.yaml"), `
-  - path: e2e-extra.yaml
-`, "  - path: patches/jaeger.yaml\n")
+  - e2e-extra.yaml
+`, "  - ../../base\n")
 			extra := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: statex-e2e-extra\n  namespace: statex-infrastructure\n  labels:\n    app.kubernetes.io/part-of: statex\ndata:\n  purpose: prune test\n"
 			if err := os.WriteFile(filepath.Join(overlay, "e2e-extra.yaml"), []byte(extra), 0o644); err != nil {
 				t.Fatal(err)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 	"github.com/testcontainers/testcontainers-go"
