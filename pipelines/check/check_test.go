@@ -65,3 +65,24 @@ func TestJudgeTargetsExcusesOnlyUnavailableServices(t *testing.T) {
 		t.Error("a down target of an available service passed")
 	}
 }
+
+func TestJudgeProbe(t *testing.T) {
+	all := func(v string) map[string]string {
+		m := map[string]string{}
+		for _, tg := range probeTargets {
+			m[tg] = v
+		}
+		return m
+	}
+	if _, err := judgeProbe(all("open"), "open"); err != nil {
+		t.Error(err)
+	}
+	unresolved := all("closed")
+	unresolved["postgres:5432"] = "unresolved"
+	if _, err := judgeProbe(unresolved, "closed"); err == nil {
+		t.Error("an unresolved name passed as closed by policy")
+	}
+	if _, err := judgeProbe(map[string]string{}, "closed"); err == nil {
+		t.Error("missing probe output passed")
+	}
+}

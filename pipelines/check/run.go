@@ -33,8 +33,14 @@ var Checks = []Check{
 	{"redis", checkRedis},
 	{"rabbitmq", checkRabbitMQ},
 	{"minio", checkMinIO},
+	{"elasticsearch", checkElasticsearch},
 	{"prometheus", checkPrometheus},
+	{"loki", checkLoki},
 	{"jaeger", checkJaeger},
+	{"grafana", checkGrafana},
+	{"mail", checkMail},
+	{"roundcube", checkRoundcube},
+	{"networkpolicy", checkNetworkPolicy},
 }
 
 // Options configure a check run.

@@ -1,0 +1,187 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// NetworkPolicy: two probe pods inside the namespace try to open the data
+// tier's ports. The "allowed" probe carries the client labels the ingress
+// policies admit (and matches the check-probe-egress policy); the "denied"
+// one carries none. Port-forwards bypass policy, so this is the only check
+// that runs in the cluster. The probe image is the one the Redis pods run
+// (a project image, present on every node; bash's /dev/tcp is the client).
+
+var probeTargets = []string{"postgres:5432", "redis-headless:6379", "rabbitmq:5672"}
+
+// A new pod's traffic is admitted a moment after it starts (kube-router adds
+// its IP to the policy sets, ~1.3 s measured), so each target gets
+// ATTEMPTS tries before it counts as closed; targets are probed in parallel.
+const probeScript = `sleep 2
+probe() {
+  h=${1%%:*}; p=${1#*:}; r=closed
+  # "closed" must mean the policy, not a name that did not resolve.
+  getent hosts "$h" >/dev/null || { echo "$1 unresolved"; return; }
+  for i in $(seq 1 "$ATTEMPTS"); do
+    if timeout 2 bash -c "</dev/tcp/$h/$p" 2>/dev/null; then r=open; break; fi
+    sleep 1
+  done
+  echo "$1 $r"
+}
+for t in %s; do probe "$t" & done
+wait`
+
+func checkNetworkPolicy(ctx context.Context, e *Env) Result {
+	start := time.Now()
+	var s steps
+	c := e.Cluster
+	var image string
+	var uid int64
+	s.do("find the probe image", func() (string, error) {
+		pods, err := c.Pods(ctx, "redis")
+		if err != nil {
+			return "", err
+		}
+		for _, p := range pods {
+			for _, ct := range p.Spec.Containers {
+				if ct.Name == "redis" {
+					image = ct.Image
+					if sc := p.Spec.SecurityContext; sc != nil && sc.RunAsUser != nil {
+						uid = *sc.RunAsUser
+					}
+				}
+			}
+		}
+		if image == "" || uid == 0 {
+			return "", fmt.Errorf("no redis pod to borrow a non-root image from")
+		}
+		return fmt.Sprintf("%s as uid %d", image, uid), nil
+	})
+	probes := map[string]map[string]string{
+		"allowed": {"statex.io/postgres-client": "true", "statex.io/redis-client": "true", "statex.io/rabbitmq-client": "true"},
+		"denied":  {},
+	}
+	names := map[string]string{}
+	s.do("start an allowed and a denied probe pod", func() (string, error) {
+		for kind, extra := range probes {
+			labels := map[string]string{"statex.io/check-probe": kind, "app.kubernetes.io/part-of": "statex", "app.kubernetes.io/component": "check-probe"}
+			for k, v := range extra {
+				labels[k] = v
+			}
+			name := "statex-probe-" + kind + "-" + strings.ToLower(e.RunID[len(e.RunID)-6:])
+			// The allowed probe retries through the admission delay; a
+			// denied connection fails however late it is tried.
+			attempts := 8
+			if kind == "denied" {
+				attempts = 2
+			}
+			if _, err := c.CS.CoreV1().Pods(c.Namespace).Create(ctx, probePod(name, image, uid, labels, attempts), metav1.CreateOptions{}); err != nil {
+				return "", err
+			}
+			names[kind] = name
+		}
+		return names["allowed"] + ", " + names["denied"], nil
+	})
+	results := map[string]map[string]string{}
+	s.do("probes finish", func() (string, error) {
+		for kind, name := range names {
+			out, err := c.waitPodLog(ctx, name, 2*time.Minute)
+			if err != nil {
+				return "", err
+			}
+			results[kind] = map[string]string{}
+			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+				if t, r, ok := strings.Cut(l, " "); ok {
+					results[kind][t] = r
+				}
+			}
+		}
+		return "both probes reported", nil
+	})
+	s.test("the allowed client reaches PostgreSQL, Redis and RabbitMQ", func() (string, error) {
+		return judgeProbe(results["allowed"], "open")
+	})
+	s.test("a pod no policy allows reaches none of them", func() (string, error) {
+		return judgeProbe(results["denied"], "closed")
+	})
+	s.always("delete the probe pods", func() (string, error) {
+		var gone []string
+		for _, name := range names {
+			if err := c.CS.CoreV1().Pods(c.Namespace).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return "", err
+			}
+			gone = append(gone, name)
+		}
+		return fmt.Sprintf("%d deleted", len(gone)), nil
+	})
+	return s.result("networkpolicy", start)
+}
+
+func judgeProbe(got map[string]string, want string) (string, error) {
+	var ev, bad []string
+	for _, t := range probeTargets {
+		ev = append(ev, t+" "+got[t])
+		if got[t] != want {
+			bad = append(bad, t+" "+got[t])
+		}
+	}
+	if len(bad) > 0 {
+		return strings.Join(ev, ", "), fmt.Errorf("want %s: %s", want, strings.Join(bad, ", "))
+	}
+	return strings.Join(ev, ", "), nil
+}
+
+func probePod(name, image string, uid int64, labels map[string]string, attempts int) *corev1.Pod {
+	no, yes := false, true
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                corev1.RestartPolicyNever,
+			AutomountServiceAccountToken: &no,
+			SecurityContext: &corev1.PodSecurityContext{RunAsUser: &uid, RunAsGroup: &uid, RunAsNonRoot: &yes,
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+			Containers: []corev1.Container{{
+				Name: "probe", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
+				Command: []string{"bash", "-c", fmt.Sprintf(probeScript, strings.Join(probeTargets, " "))},
+				Env:     []corev1.EnvVar{{Name: "ATTEMPTS", Value: fmt.Sprint(attempts)}},
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
+					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: mustQuantity("10m"), corev1.ResourceMemory: mustQuantity("16Mi")},
+					Limits:   corev1.ResourceList{corev1.ResourceCPU: mustQuantity("200m"), corev1.ResourceMemory: mustQuantity("64Mi")},
+				},
+			}},
+		},
+	}
+}
+
+// waitPodLog waits for a pod to finish and returns its log.
+func (c *Cluster) waitPodLog(ctx context.Context, name string, timeout time.Duration) (string, error) {
+	err := poll(ctx, timeout, time.Second, func() error {
+		p, err := c.CS.CoreV1().Pods(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		switch p.Status.Phase {
+		case corev1.PodSucceeded:
+			return nil
+		case corev1.PodFailed:
+			return fmt.Errorf("probe pod %s failed", name)
+		}
+		return fmt.Errorf("probe pod %s is %s", name, p.Status.Phase)
+	})
+	if err != nil {
+		return "", err
+	}
+	raw, err := c.CS.CoreV1().Pods(c.Namespace).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
+	return string(raw), err
+}
+
+func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }

@@ -1,0 +1,173 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Roundcube: the login form carries a CSRF token; logging in with a test
+// mailbox works on one replica, and the session it got works on the other
+// (sessions live in the shared PostgreSQL, both pods share des_key).
+
+var csrfToken = regexp.MustCompile(`name="_token" value="([^"]+)"`)
+
+func checkRoundcube(ctx context.Context, e *Env) Result {
+	start := time.Now()
+	var s steps
+	c := e.Cluster
+	addr := "rc-" + strings.ReplaceAll(e.RunID, "t", "") + "@" + mailDomain
+	password := "Pw-" + e.RunID
+	var adminPod string
+	var pods []string
+	s.do("create a test mailbox through Postfixadmin", func() (string, error) {
+		var err error
+		adminPod, err = createMailbox(ctx, c, addr, password)
+		return addr, err
+	})
+	var bases []string
+	s.do("reach both Roundcube replicas", func() (string, error) {
+		var err error
+		if pods, err = c.ServicePods(ctx, "roundcube"); err != nil {
+			return "", err
+		}
+		if len(pods) < 2 {
+			return "", fmt.Errorf("%d ready Roundcube pods, want 2", len(pods))
+		}
+		for _, p := range pods[:2] {
+			fwd, err := c.Forward(ctx, p, 8080)
+			if err != nil {
+				return "", err
+			}
+			bases = append(bases, "http://"+fwd)
+		}
+		return strings.Join(pods[:2], ", "), nil
+	})
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var token string
+	s.do("login form carries a CSRF token", func() (string, error) {
+		body, _, err := fetch(ctx, hc, http.MethodGet, bases[0]+"/", nil)
+		if err != nil {
+			return "", err
+		}
+		m := csrfToken.FindStringSubmatch(body)
+		if m == nil {
+			return "", fmt.Errorf("no _token in the login form")
+		}
+		token = m[1]
+		return fmt.Sprintf("token of %d chars from %s", len(token), pods[0]), nil
+	})
+	s.do("a login with a wrong password is refused", func() (string, error) {
+		_, resp, err := fetch(ctx, hc, http.MethodPost, bases[0]+"/?_task=login", loginForm(token, addr, "wrong-"+password))
+		if err != nil {
+			return "", err
+		}
+		if loc := resp.Header.Get("Location"); strings.Contains(loc, "_task=mail") {
+			return "", fmt.Errorf("wrong password redirected to %s", loc)
+		}
+		// A refused login issues a new token.
+		body, _, err := fetch(ctx, hc, http.MethodGet, bases[0]+"/", nil)
+		if m := csrfToken.FindStringSubmatch(body); err == nil && m != nil {
+			token = m[1]
+		}
+		return fmt.Sprintf("HTTP %d, no redirect to the mailbox", resp.StatusCode), err
+	})
+	s.do("login with the test mailbox on "+nth(pods, 0), func() (string, error) {
+		_, resp, err := fetch(ctx, hc, http.MethodPost, bases[0]+"/?_task=login", loginForm(token, addr, password))
+		if err != nil {
+			return "", err
+		}
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusFound || !strings.Contains(loc, "_task=mail") {
+			return "", fmt.Errorf("login answered HTTP %d, Location %q", resp.StatusCode, loc)
+		}
+		return "302 → " + loc, nil
+	})
+	s.do("the session works on the other replica "+nth(pods, 1), func() (string, error) {
+		body, resp, err := fetch(ctx, hc, http.MethodGet, bases[1]+"/?_task=mail&_mbox=INBOX", nil)
+		if err != nil {
+			return "", err
+		}
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "_task=logout") {
+			return "", fmt.Errorf("HTTP %d without a logout link: not logged in", resp.StatusCode)
+		}
+		return "mailbox page with logout link", nil
+	})
+	s.always("delete the test mailbox", func() (string, error) {
+		if adminPod == "" {
+			return "nothing created", nil
+		}
+		return addr + " deleted", deleteMailbox(ctx, c, adminPod, addr)
+	})
+	return s.result("roundcube", start)
+}
+
+func nth(list []string, i int) string {
+	if i < len(list) {
+		return list[i]
+	}
+	return "?"
+}
+
+func loginForm(token, user, password string) url.Values {
+	return url.Values{"_token": {token}, "_task": {"login"}, "_action": {"login"}, "_timezone": {"UTC"},
+		"_url": {""}, "_user": {user}, "_pass": {password}}
+}
+
+func fetch(ctx context.Context, hc *http.Client, method, u string, form url.Values) (string, *http.Response, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return "", nil, err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	return string(b), resp, err
+}
+
+// createMailbox adds a mailbox (and the test domain if missing) with
+// Postfixadmin's CLI and returns the pod it ran in.
+func createMailbox(ctx context.Context, c *Cluster, addr, password string) (string, error) {
+	pods, err := c.ServicePods(ctx, "postfixadmin")
+	if err != nil {
+		return "", err
+	}
+	pod := pods[0]
+	pfa := func(args ...string) (string, error) {
+		return c.Exec(ctx, pod, "postfixadmin", append([]string{"php", postfixadminCLI}, args...)...)
+	}
+	if _, err := pfa("domain", "view", mailDomain); err != nil {
+		if _, err := pfa("domain", "add", mailDomain, "--mailboxes", "0", "--aliases", "0", "--active", "1"); err != nil {
+			return pod, fmt.Errorf("add domain %s: %w", mailDomain, err)
+		}
+	}
+	if _, err := pfa("mailbox", "add", addr, "--password", password, "--password2", password, "--name", "statex check", "--active", "1"); err != nil {
+		return pod, err
+	}
+	if _, err := pfa("mailbox", "view", addr); err != nil {
+		return pod, fmt.Errorf("mailbox %s not visible after add: %w", addr, err)
+	}
+	return pod, nil
+}
+
+func deleteMailbox(ctx context.Context, c *Cluster, pod, addr string) error {
+	_, err := c.Exec(ctx, pod, "postfixadmin", "php", postfixadminCLI, "mailbox", "delete", addr)
+	return err
+}
