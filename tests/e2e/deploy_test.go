@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/statex/infrastructure/pipelines/check"
 	"github.com/statex/infrastructure/pipelines/cluster"
 	"github.com/statex/infrastructure/pipelines/deploy"
 	"github.com/statex/infrastructure/pipelines/manifest"
@@ -49,6 +50,14 @@ func statex(t *testing.T) string {
 // exit code and stderr (progress).
 func run(t *testing.T, bin string, args ...string) (*deploy.Result, int, string) {
 	t.Helper()
+	var res deploy.Result
+	code, stderr := runJSON(t, bin, &res, args...)
+	return &res, code, stderr
+}
+
+// runJSON runs the CLI with --output json and decodes stdout into v.
+func runJSON(t *testing.T, bin string, v any, args ...string) (int, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, append(args, "--output", "json")...)
@@ -63,11 +72,10 @@ func run(t *testing.T, bin string, args ...string) (*deploy.Result, int, string)
 		t.Fatalf("statex %v: %v", args, err)
 	}
 	t.Logf("statex %s → exit %d\n%s", strings.Join(args, " "), code, lastLines(stderr.String(), 60))
-	var res deploy.Result
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+	if err := json.Unmarshal(stdout.Bytes(), v); err != nil {
 		t.Fatalf("statex %v: report is not JSON (%v):\n%s\n%s", args, err, stdout.String(), stderr.String())
 	}
-	return &res, code, stderr.String()
+	return code, stderr.String()
 }
 
 func lastLines(s string, n int) string {
@@ -138,6 +146,32 @@ func TestDeployPlatform(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
+
+	t.Run("every offline-buildable service passes its protocol check", func(t *testing.T) {
+		var rep check.Report
+		code, _ := runJSON(t, bin, &rep, "check", "--env", "kind")
+		verdicts := map[string]check.Result{}
+		for _, r := range rep.Results {
+			verdicts[r.Service] = r
+		}
+		for _, svc := range check.Services() {
+			r, ok := verdicts[svc]
+			switch {
+			case !ok:
+				t.Errorf("%s: no result", svc)
+			case slices.Contains(offlineUnavailable, svc):
+				if r.Verdict != check.Skipped || !strings.Contains(r.Reason, "not buildable offline") {
+					t.Errorf("%s: %s (%s), want SKIPPED: not buildable offline", svc, r.Verdict, r.Reason)
+				}
+			case r.Verdict != check.Pass:
+				t.Errorf("%s: %s: %+v", svc, r.Verdict, r.Steps)
+			}
+		}
+		if code != 0 {
+			t.Errorf("statex check exit %d", code)
+		}
+		t.Logf("checks: %d passed, %d skipped in %.1fs", rep.Passed, rep.Skipped, rep.Seconds)
+	})
 
 	t.Run("no-change up applies nothing", func(t *testing.T) {
 		start := time.Now()
