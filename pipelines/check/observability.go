@@ -38,56 +38,74 @@ func checkPrometheus(ctx context.Context, e *Env) Result {
 		return pods[0], err
 	})
 	s.test("every expected scrape target is up", func() (string, error) {
-		var targets struct {
-			ActiveTargets []PromTarget `json:"activeTargets"`
-		}
-		if err := promGet(ctx, base, "/api/v1/targets?state=active", &targets); err != nil {
+		targets, err := PromTargets(ctx, base)
+		if err != nil {
 			return "", err
 		}
-		return JudgeTargets(targets.ActiveTargets, e.Unavailable)
+		return JudgeTargets(targets, e.Unavailable)
 	})
 	s.test("every rule group loaded, no rule failing", func() (string, error) {
-		var rules struct {
-			Groups []struct {
-				Name  string `json:"name"`
-				Rules []struct {
-					Name      string `json:"name"`
-					Health    string `json:"health"`
-					LastError string `json:"lastError"`
-				} `json:"rules"`
-			} `json:"groups"`
-		}
-		if err := promGet(ctx, base, "/api/v1/rules", &rules); err != nil {
-			return "", err
-		}
-		n := 0
-		for _, g := range rules.Groups {
-			for _, r := range g.Rules {
-				n++
-				if r.Health == "err" {
-					return "", fmt.Errorf("rule %s/%s: %s", g.Name, r.Name, r.LastError)
-				}
-			}
-		}
-		if len(rules.Groups) == 0 {
-			return "", fmt.Errorf("no rule groups loaded")
-		}
-		return fmt.Sprintf("%d groups, %d rules, none failing", len(rules.Groups), n), nil
+		return PromRules(ctx, base)
 	})
 	s.test("instant query `up` answers", func() (string, error) {
-		var q struct {
-			ResultType string `json:"resultType"`
-			Result     []any  `json:"result"`
-		}
-		if err := promGet(ctx, base, "/api/v1/query?query="+url.QueryEscape("up"), &q); err != nil {
-			return "", err
-		}
-		if q.ResultType != "vector" || len(q.Result) == 0 {
-			return "", fmt.Errorf("query up: %s with %d series", q.ResultType, len(q.Result))
-		}
-		return fmt.Sprintf("%d series", len(q.Result)), nil
+		return PromQueryUp(ctx, base)
 	})
 	return s.result("prometheus", start)
+}
+
+// PromTargets lists the active scrape targets.
+func PromTargets(ctx context.Context, base string) ([]PromTarget, error) {
+	var targets struct {
+		ActiveTargets []PromTarget `json:"activeTargets"`
+	}
+	err := promGet(ctx, base, "/api/v1/targets?state=active", &targets)
+	return targets.ActiveTargets, err
+}
+
+// PromRules wants at least one rule group and no rule whose last
+// evaluation failed.
+func PromRules(ctx context.Context, base string) (string, error) {
+	var rules struct {
+		Groups []struct {
+			Name  string `json:"name"`
+			Rules []struct {
+				Name      string `json:"name"`
+				Health    string `json:"health"`
+				LastError string `json:"lastError"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := promGet(ctx, base, "/api/v1/rules", &rules); err != nil {
+		return "", err
+	}
+	n := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			n++
+			if r.Health == "err" {
+				return "", fmt.Errorf("rule %s/%s: %s", g.Name, r.Name, r.LastError)
+			}
+		}
+	}
+	if len(rules.Groups) == 0 {
+		return "", fmt.Errorf("no rule groups loaded")
+	}
+	return fmt.Sprintf("%d groups, %d rules, none failing", len(rules.Groups), n), nil
+}
+
+// PromQueryUp runs the instant query `up` and wants a non-empty vector.
+func PromQueryUp(ctx context.Context, base string) (string, error) {
+	var q struct {
+		ResultType string `json:"resultType"`
+		Result     []any  `json:"result"`
+	}
+	if err := promGet(ctx, base, "/api/v1/query?query="+url.QueryEscape("up"), &q); err != nil {
+		return "", err
+	}
+	if q.ResultType != "vector" || len(q.Result) == 0 {
+		return "", fmt.Errorf("query up: %s with %d series", q.ResultType, len(q.Result))
+	}
+	return fmt.Sprintf("%d series", len(q.Result)), nil
 }
 
 // PromTarget is one active target of GET /api/v1/targets.

@@ -266,3 +266,64 @@ func execOut(t *testing.T, c *testcontainers.DockerContainer, cmd ...string) str
 	}
 	return stdout.String()
 }
+
+// Prometheus scraping itself and a target that does not exist, with one
+// rule group: targets are judged (the dead one fails unless its service is
+// excused), rules load, `up` answers.
+func TestCheckPrometheusTargetsRulesQuery(t *testing.T) {
+	image := requireImage(t, "prometheus")
+	config := `global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [/etc/prometheus/rules.yml]
+scrape_configs:
+  - job_name: prometheus
+    static_configs: [{targets: ["localhost:9090"]}]
+  - job_name: ghost
+    static_configs: [{targets: ["127.0.0.1:1"]}]
+`
+	rules := `groups:
+  - name: check
+    rules:
+      - record: job:up:sum
+        expr: sum by (job) (up)
+`
+	c := start(t, image,
+		testcontainers.WithFiles(
+			testcontainers.ContainerFile{Reader: strings.NewReader(config), ContainerFilePath: "/etc/prometheus/prometheus.yml", FileMode: 0o644},
+			testcontainers.ContainerFile{Reader: strings.NewReader(rules), ContainerFilePath: "/etc/prometheus/rules.yml", FileMode: 0o644}),
+		testcontainers.WithCmd("--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/tmp/tsdb", "--web.listen-address=:9090"),
+		testcontainers.WithExposedPorts("9090/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForHTTP("/-/ready").WithPort("9090/tcp").WithStartupTimeout(time.Minute)))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	base := "http://" + endpoint(t, c, "9090/tcp")
+	var targets []check.PromTarget
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		if targets, err = check.PromTargets(ctx, base); err != nil {
+			t.Fatal(err)
+		}
+		scraped := 0
+		for _, tg := range targets {
+			if tg.Health != "unknown" {
+				scraped++
+			}
+		}
+		if scraped == 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if _, err := check.JudgeTargets(targets, nil); err == nil || !strings.Contains(err.Error(), "ghost") {
+		t.Errorf("JudgeTargets with a dead target: %v", err)
+	}
+	if ev, err := check.JudgeTargets(targets, map[string]string{"ghost": "image unavailable offline"}); err != nil || !strings.Contains(ev, "excused") {
+		t.Errorf("JudgeTargets excusing the ghost: %q, %v", ev, err)
+	}
+	if ev, err := check.PromRules(ctx, base); err != nil || !strings.Contains(ev, "1 groups, 1 rules") {
+		t.Errorf("PromRules = %q, %v", ev, err)
+	}
+	if _, err := check.PromQueryUp(ctx, base); err != nil {
+		t.Errorf("PromQueryUp: %v", err)
+	}
+}
