@@ -30,6 +30,9 @@ type Cluster struct {
 
 	mu       sync.Mutex
 	forwards map[string]*forward
+	// mailAdmin serialises Postfixadmin changes: concurrent checks would
+	// race to create the shared test domain.
+	mailAdmin sync.Mutex
 }
 
 type forward struct {

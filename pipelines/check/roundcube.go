@@ -145,6 +145,8 @@ func fetch(ctx context.Context, hc *http.Client, method, u string, form url.Valu
 // createMailbox adds a mailbox (and the test domain if missing) with
 // Postfixadmin's CLI and returns the pod it ran in.
 func createMailbox(ctx context.Context, c *Cluster, addr, password string) (string, error) {
+	c.mailAdmin.Lock()
+	defer c.mailAdmin.Unlock()
 	pods, err := c.ServicePods(ctx, "postfixadmin")
 	if err != nil {
 		return "", err

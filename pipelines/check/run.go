@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,7 +55,9 @@ type Options struct {
 	// that cannot pull another image make their check SKIPPED.
 	ProjectImage func(string) bool
 	// Timeout bounds each service's check (default 3 minutes).
-	Timeout  time.Duration
+	Timeout time.Duration
+	// Parallel is how many checks run at once (default 4).
+	Parallel int
 	Progress func(Result)
 }
 
@@ -78,6 +81,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 3 * time.Minute
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = 4
 	}
 	if opts.ProjectImage == nil {
 		opts.ProjectImage = func(image string) bool { return strings.HasPrefix(image, "statex/") }
@@ -104,18 +110,43 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			e.Unavailable[svc] = reason
 		}
 	}
+	var selected []Check
 	for _, chk := range Checks {
-		if len(opts.Services) > 0 && !slices.Contains(opts.Services, chk.Service) {
-			continue
+		if len(opts.Services) == 0 || slices.Contains(opts.Services, chk.Service) {
+			selected = append(selected, chk)
 		}
-		var res Result
-		if reason := e.Unavailable[chk.Service]; reason != "" {
-			res = Result{Service: chk.Service, Verdict: Skipped, Reason: reason}
-		} else {
-			cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-			res = chk.Run(cctx, e)
-			cancel()
-		}
+	}
+	// Checks touch disjoint data (unique names per run and service), so
+	// they run concurrently; most of their time is waiting on servers.
+	// Results keep the declared order.
+	results := make([]Result, len(selected))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, opts.Parallel)
+	for i, chk := range selected {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			var res Result
+			if reason := e.Unavailable[chk.Service]; reason != "" {
+				res = Result{Service: chk.Service, Verdict: Skipped, Reason: reason}
+			} else {
+				cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+				res = chk.Run(cctx, e)
+				cancel()
+			}
+			results[i] = res
+			if opts.Progress != nil {
+				mu.Lock()
+				opts.Progress(res)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, res := range results {
 		switch res.Verdict {
 		case Pass:
 			rep.Passed++
@@ -124,11 +155,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		default:
 			rep.Skipped++
 		}
-		rep.Results = append(rep.Results, res)
-		if opts.Progress != nil {
-			opts.Progress(res)
-		}
 	}
+	rep.Results = results
 	rep.Seconds = seconds(time.Since(start))
 	return rep, nil
 }
