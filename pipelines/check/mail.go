@@ -81,7 +81,7 @@ func checkMail(ctx context.Context, e *Env) Result {
 			if err != nil {
 				return "", err
 			}
-			return FindByMessageID(ctx, fwd, addr, password, msgID, 60*time.Second)
+			return FindByMessageID(ctx, fwd, insecureTLS(), addr, password, msgID, 60*time.Second)
 		})
 	}
 	deleted := false
@@ -228,9 +228,10 @@ func tlsVersion(v uint16) string {
 	return fmt.Sprintf("0x%x", v)
 }
 
-// FindByMessageID logs in over IMAP with STARTTLS and polls INBOX until a
-// message with the Message-ID is there (delivery is asynchronous).
-func FindByMessageID(ctx context.Context, addr, user, password, msgID string, timeout time.Duration) (string, error) {
+// FindByMessageID logs in over IMAP (with STARTTLS unless tlsConfig is nil)
+// and polls INBOX until a message with the Message-ID is there (delivery is
+// asynchronous).
+func FindByMessageID(ctx context.Context, addr string, tlsConfig *tls.Config, user, password, msgID string, timeout time.Duration) (string, error) {
 	began := time.Now()
 	var found uint32
 	err := poll(ctx, timeout, time.Second, func() error {
@@ -238,8 +239,10 @@ func FindByMessageID(ctx context.Context, addr, user, password, msgID string, ti
 		if err != nil {
 			return err
 		}
-		c, err := imapclient.NewStartTLS(conn, &imapclient.Options{TLSConfig: insecureTLS()})
-		if err != nil {
+		var c *imapclient.Client
+		if tlsConfig == nil {
+			c = imapclient.New(conn, nil)
+		} else if c, err = imapclient.NewStartTLS(conn, &imapclient.Options{TLSConfig: tlsConfig}); err != nil {
 			conn.Close()
 			return fmt.Errorf("STARTTLS: %w", err)
 		}

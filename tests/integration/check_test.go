@@ -6,10 +6,12 @@ package integration
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -325,5 +327,47 @@ scrape_configs:
 	}
 	if _, err := check.PromQueryUp(ctx, base); err != nil {
 		t.Errorf("PromQueryUp: %v", err)
+	}
+}
+
+// Dovecot from the project's image (its built-in passwd-file config, no
+// TLS): a message delivered over LMTP is found by Message-ID over IMAP with
+// the check's code; a wrong password and an absent Message-ID fail.
+func TestCheckDovecotFindsDeliveredMail(t *testing.T) {
+	image := requireImage(t, "dovecot")
+	const user, password = "probe@statex.test", "integration-secret"
+	c := start(t, image,
+		testcontainers.WithFiles(testcontainers.ContainerFile{
+			Reader: strings.NewReader(user + ":{PLAIN}" + password + "\n"), ContainerFilePath: "/etc/dovecot/users", FileMode: 0o644,
+		}),
+		testcontainers.WithExposedPorts("1143/tcp", "2424/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForListeningPort("1143/tcp").WithStartupTimeout(time.Minute), wait.ForListeningPort("2424/tcp")))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	msgID := "<" + unique("msg") + "@integration.statex>"
+	lmtp, err := net.DialTimeout("tcp", endpoint(t, c, "2424/tcp"), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := smtp.NewClientLMTP(lmtp)
+	defer lc.Close()
+	if err := lc.Hello("integration.statex"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.SendMail("sender@example.org", []string{user}, strings.NewReader(
+		"From: sender@example.org\r\nTo: "+user+"\r\nSubject: probe\r\nMessage-ID: "+msgID+"\r\n\r\nbody\r\n")); err != nil {
+		t.Fatalf("LMTP delivery: %v", err)
+	}
+	imapAddr := endpoint(t, c, "1143/tcp")
+	if ev, err := check.FindByMessageID(ctx, imapAddr, nil, user, password, msgID, 20*time.Second); err != nil {
+		t.Fatalf("FindByMessageID: %v", err)
+	} else {
+		t.Log(ev)
+	}
+	if _, err := check.FindByMessageID(ctx, imapAddr, nil, user, "wrong", msgID, 2*time.Second); err == nil {
+		t.Error("FindByMessageID logged in with a wrong password")
+	}
+	if _, err := check.FindByMessageID(ctx, imapAddr, nil, user, password, "<absent@x>", 2*time.Second); err == nil {
+		t.Error("FindByMessageID found a message that was never delivered")
 	}
 }
