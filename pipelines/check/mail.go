@@ -297,3 +297,35 @@ func RcptRefused(addr, from, to string) (string, error) {
 		return "", fmt.Errorf("RCPT TO:<%s>: %v (want a 5xx refusal)", to, err)
 	}
 }
+
+// createMailbox adds a mailbox (and the test domain if missing) with
+// Postfixadmin's CLI and returns the pod it ran in.
+func createMailbox(ctx context.Context, c *Cluster, addr, password string) (string, error) {
+	c.mailAdmin.Lock()
+	defer c.mailAdmin.Unlock()
+	pods, err := c.ServicePods(ctx, "postfixadmin")
+	if err != nil {
+		return "", err
+	}
+	pod := pods[0]
+	pfa := func(args ...string) (string, error) {
+		return c.Exec(ctx, pod, "postfixadmin", append([]string{"php", postfixadminCLI}, args...)...)
+	}
+	if _, err := pfa("domain", "view", mailDomain); err != nil {
+		if _, err := pfa("domain", "add", mailDomain, "--mailboxes", "0", "--aliases", "0", "--active", "1"); err != nil {
+			return pod, fmt.Errorf("add domain %s: %w", mailDomain, err)
+		}
+	}
+	if _, err := pfa("mailbox", "add", addr, "--password", password, "--password2", password, "--name", "statex check", "--active", "1"); err != nil {
+		return pod, err
+	}
+	if _, err := pfa("mailbox", "view", addr); err != nil {
+		return pod, fmt.Errorf("mailbox %s not visible after add: %w", addr, err)
+	}
+	return pod, nil
+}
+
+func deleteMailbox(ctx context.Context, c *Cluster, pod, addr string) error {
+	_, err := c.Exec(ctx, pod, "postfixadmin", "php", postfixadminCLI, "mailbox", "delete", addr)
+	return err
+}

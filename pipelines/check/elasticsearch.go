@@ -1,0 +1,104 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Elasticsearch runs an upstream image that cannot be built offline. The
+// check is real and runs wherever the image can be pulled; on an offline
+// cluster Run reports it SKIPPED before it starts (as for Grafana and Loki).
+
+func checkElasticsearch(ctx context.Context, e *Env) Result {
+	start := time.Now()
+	var s steps
+	c := e.Cluster
+	var base, password string
+	s.do("connect to the REST API", func() (string, error) {
+		var err error
+		if password, err = c.Secret(ctx, "elasticsearch-credentials", "elastic-password"); err != nil {
+			return "", err
+		}
+		pods, err := c.ServicePods(ctx, "elasticsearch")
+		if err != nil {
+			return "", err
+		}
+		fwd, err := c.Forward(ctx, pods[0], 9200)
+		base = "http://" + fwd
+		return pods[0], err
+	})
+	es := func(method, path, body string, into any) error {
+		return jsonRequest(ctx, method, base+path, "elastic", password, body, into)
+	}
+	s.do("cluster health green with 3 nodes", func() (string, error) {
+		var h struct {
+			Status string `json:"status"`
+			Nodes  int    `json:"number_of_nodes"`
+		}
+		if err := es(http.MethodGet, "/_cluster/health?wait_for_status=green&timeout=30s", "", &h); err != nil {
+			return "", err
+		}
+		if h.Status != "green" || h.Nodes != 3 {
+			return "", fmt.Errorf("health %s with %d nodes, want green with 3", h.Status, h.Nodes)
+		}
+		return "green, 3 nodes", nil
+	})
+	index := "statex-check-" + e.RunID
+	s.do("index a document and find it by search", func() (string, error) {
+		if err := es(http.MethodPut, "/"+index+"/_doc/1?refresh=wait_for", `{"marker":"`+e.RunID+`"}`, nil); err != nil {
+			return "", err
+		}
+		var r struct {
+			Hits struct {
+				Total struct {
+					Value int `json:"value"`
+				} `json:"total"`
+			} `json:"hits"`
+		}
+		if err := es(http.MethodPost, "/"+index+"/_search", `{"query":{"match":{"marker":"`+e.RunID+`"}}}`, &r); err != nil {
+			return "", err
+		}
+		if r.Hits.Total.Value != 1 {
+			return "", fmt.Errorf("search found %d documents, want 1", r.Hits.Total.Value)
+		}
+		return "1 hit", nil
+	})
+	s.always("delete the index", func() (string, error) {
+		if base == "" {
+			return "nothing created", nil
+		}
+		return "deleted " + index, es(http.MethodDelete, "/"+index, "", nil)
+	})
+	return s.result("elasticsearch", start)
+}
+
+// jsonRequest sends an optional JSON body (basic auth when user is set) and
+// decodes a JSON answer into into (when not nil).
+func jsonRequest(ctx context.Context, method, u, user, password, body string, into any) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := (&http.Client{Timeout: 40 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s", method, req.URL.Path, resp.Status)
+	}
+	if into == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(into)
+}

@@ -1,0 +1,100 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// Jaeger: a span sent over OTLP/HTTP is found by its trace ID through the
+// query API.
+
+func checkJaeger(ctx context.Context, e *Env) Result {
+	start := time.Now()
+	var s steps
+	var otlp, query string
+	s.do("connect to OTLP/HTTP and the query API", func() (string, error) {
+		pods, err := e.Cluster.ServicePods(ctx, "jaeger")
+		if err != nil {
+			return "", err
+		}
+		if otlp, err = e.Cluster.Forward(ctx, pods[0], 4318); err != nil {
+			return "", err
+		}
+		query, err = e.Cluster.Forward(ctx, pods[0], 16686)
+		return pods[0], err
+	})
+	var traceID string
+	s.do("send a span over OTLP/HTTP", func() (string, error) {
+		var err error
+		traceID, err = SendSpan(ctx, otlp, "statex-check", "check-"+e.RunID)
+		return "trace " + traceID, err
+	})
+	s.do("find the trace by ID through the query API", func() (string, error) {
+		return FindTrace(ctx, "http://"+query, traceID, "check-"+e.RunID, 30*time.Second)
+	})
+	return s.result("jaeger", start)
+}
+
+// SendSpan exports one span with the OpenTelemetry SDK's OTLP/HTTP exporter
+// and returns its trace ID.
+func SendSpan(ctx context.Context, endpoint, service, name string) (string, error) {
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(endpoint), otlptracehttp.WithInsecure())
+	if err != nil {
+		return "", err
+	}
+	res := resource.NewSchemaless(attribute.String("service.name", service))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithResource(res))
+	_, span := tp.Tracer("statex/check").Start(ctx, name)
+	span.SetAttributes(attribute.String("statex.check", name))
+	id := span.SpanContext().TraceID().String()
+	span.End()
+	if err := tp.Shutdown(ctx); err != nil {
+		return id, fmt.Errorf("export: %w", err)
+	}
+	return id, nil
+}
+
+// FindTrace polls Jaeger's query API for the trace (ingestion is
+// asynchronous) and checks it holds the span.
+func FindTrace(ctx context.Context, base, traceID, spanName string, timeout time.Duration) (string, error) {
+	began := time.Now()
+	var names []string
+	err := poll(ctx, timeout, 500*time.Millisecond, func() error {
+		body, err := httpGet(ctx, base+"/api/traces/"+traceID)
+		if err != nil {
+			return err
+		}
+		var r struct {
+			Data []struct {
+				Spans []struct {
+					OperationName string `json:"operationName"`
+				} `json:"spans"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &r); err != nil {
+			return err
+		}
+		names = names[:0]
+		for _, t := range r.Data {
+			for _, sp := range t.Spans {
+				names = append(names, sp.OperationName)
+			}
+		}
+		if !slices.Contains(names, spanName) {
+			return fmt.Errorf("trace %s has spans %v, want %s", traceID, names, spanName)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("span %s found after %s", spanName, time.Since(began).Round(time.Millisecond)), nil
+}
