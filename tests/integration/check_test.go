@@ -371,3 +371,28 @@ func TestCheckDovecotFindsDeliveredMail(t *testing.T) {
 		t.Error("FindByMessageID found a message that was never delivered")
 	}
 }
+
+// Postfix from the project's image with a virtual domain in an inline map:
+// the check's unauthenticated RCPT probe sees relaying refused (554) and an
+// unknown mailbox refused (550), and reports a mailbox that exists as
+// accepted (the check's failure case).
+func TestCheckPostfixRefusesRelayAndUnknownMailbox(t *testing.T) {
+	image := requireImage(t, "postfix")
+	conf := "virtual_mailbox_domains = statex.test\n" +
+		"virtual_mailbox_maps = inline:{ {kept@statex.test = ok} }\n" +
+		"virtual_transport = discard:\n"
+	c := start(t, image,
+		testcontainers.WithFiles(testcontainers.ContainerFile{Reader: strings.NewReader(conf), ContainerFilePath: "/etc/postfix/conf.d/10-test.cf", FileMode: 0o644}),
+		testcontainers.WithExposedPorts("25/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForListeningPort("25/tcp").WithStartupTimeout(time.Minute)))
+	addr := endpoint(t, c, "25/tcp")
+	if ev, err := check.RcptRefused(addr, "probe@example.org", "someone@example.net"); err != nil || !strings.Contains(ev, "554") {
+		t.Errorf("relay: %q, %v; want a 554 refusal", ev, err)
+	}
+	if ev, err := check.RcptRefused(addr, "probe@example.org", "gone@statex.test"); err != nil || !strings.Contains(ev, "550") {
+		t.Errorf("unknown mailbox: %q, %v; want a 550 refusal", ev, err)
+	}
+	if _, err := check.RcptRefused(addr, "probe@example.org", "kept@statex.test"); err == nil || !strings.Contains(err.Error(), "accepted") {
+		t.Errorf("existing mailbox: %v; want the probe to report it accepted", err)
+	}
+}
