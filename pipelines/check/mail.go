@@ -86,11 +86,6 @@ func checkMail(ctx context.Context, e *Env) Result {
 	}
 	deleted := false
 	s.do("delete the mailbox (and its mail)", func() (string, error) {
-		if len(dovecotPods) > 0 {
-			// Expunge while the user still exists: doveadm resolves it
-			// through the same SQL lookup Dovecot serves logins from.
-			_, _ = c.Exec(ctx, dovecotPods[0], "dovecot", "doveadm", "expunge", "-u", addr, "mailbox", "INBOX", "all")
-		}
 		if err := deleteMailbox(ctx, c, adminPod, addr); err != nil {
 			return "", err
 		}
@@ -325,7 +320,16 @@ func createMailbox(ctx context.Context, c *Cluster, addr, password string) (stri
 	return pod, nil
 }
 
+// deleteMailbox expunges the mailbox's mail, then deletes it. Expunge
+// first: doveadm resolves the user through the same SQL lookup Dovecot
+// serves logins from, which the delete removes. (The empty Maildir stays on
+// the shared volume; Postfixadmin does not remove directories.)
 func deleteMailbox(ctx context.Context, c *Cluster, pod, addr string) error {
+	if dovecot, err := c.ServicePods(ctx, "dovecot"); err == nil {
+		if _, err := c.Exec(ctx, dovecot[0], "dovecot", "doveadm", "expunge", "-u", addr, "mailbox", "INBOX", "all"); err != nil {
+			return fmt.Errorf("expunge %s: %w", addr, err)
+		}
+	}
 	_, err := c.Exec(ctx, pod, "postfixadmin", "php", postfixadminCLI, "mailbox", "delete", addr)
 	return err
 }

@@ -49,56 +49,19 @@ func checkRoundcube(ctx context.Context, e *Env) Result {
 		}
 		return strings.Join(pods[:2], ", "), nil
 	})
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	var token string
+	rc := NewWebmailClient()
 	s.do("login form carries a CSRF token", func() (string, error) {
-		body, _, err := fetch(ctx, hc, http.MethodGet, bases[0]+"/", nil)
-		if err != nil {
-			return "", err
-		}
-		m := csrfToken.FindStringSubmatch(body)
-		if m == nil {
-			return "", fmt.Errorf("no _token in the login form")
-		}
-		token = m[1]
-		return fmt.Sprintf("token of %d chars from %s", len(token), pods[0]), nil
+		n, err := rc.Token(ctx, bases[0])
+		return fmt.Sprintf("token of %d chars from %s", n, pods[0]), err
 	})
 	s.do("a login with a wrong password is refused", func() (string, error) {
-		_, resp, err := fetch(ctx, hc, http.MethodPost, bases[0]+"/?_task=login", loginForm(token, addr, "wrong-"+password))
-		if err != nil {
-			return "", err
-		}
-		if loc := resp.Header.Get("Location"); strings.Contains(loc, "_task=mail") {
-			return "", fmt.Errorf("wrong password redirected to %s", loc)
-		}
-		// A refused login issues a new token.
-		body, _, err := fetch(ctx, hc, http.MethodGet, bases[0]+"/", nil)
-		if m := csrfToken.FindStringSubmatch(body); err == nil && m != nil {
-			token = m[1]
-		}
-		return fmt.Sprintf("HTTP %d, no redirect to the mailbox", resp.StatusCode), err
+		return rc.LoginRefused(ctx, bases[0], addr, "wrong-"+password)
 	})
 	s.do("login with the test mailbox on "+nth(pods, 0), func() (string, error) {
-		_, resp, err := fetch(ctx, hc, http.MethodPost, bases[0]+"/?_task=login", loginForm(token, addr, password))
-		if err != nil {
-			return "", err
-		}
-		loc := resp.Header.Get("Location")
-		if resp.StatusCode != http.StatusFound || !strings.Contains(loc, "_task=mail") {
-			return "", fmt.Errorf("login answered HTTP %d, Location %q", resp.StatusCode, loc)
-		}
-		return "302 → " + loc, nil
+		return rc.Login(ctx, bases[0], addr, password)
 	})
 	s.do("the session works on the other replica "+nth(pods, 1), func() (string, error) {
-		body, resp, err := fetch(ctx, hc, http.MethodGet, bases[1]+"/?_task=mail&_mbox=INBOX", nil)
-		if err != nil {
-			return "", err
-		}
-		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "_task=logout") {
-			return "", fmt.Errorf("HTTP %d without a logout link: not logged in", resp.StatusCode)
-		}
-		return "mailbox page with logout link", nil
+		return rc.LoggedIn(ctx, bases[1])
 	})
 	s.always("delete the test mailbox", func() (string, error) {
 		if adminPod == "" {
@@ -107,6 +70,76 @@ func checkRoundcube(ctx context.Context, e *Env) Result {
 		return addr + " deleted", deleteMailbox(ctx, c, adminPod, addr)
 	})
 	return s.result("roundcube", start)
+}
+
+// WebmailClient is a browser-like Roundcube client: one cookie jar (cookies
+// are per host, not per port, so a session moves between replicas reached
+// on different local ports), no redirect following, the current CSRF token.
+type WebmailClient struct {
+	hc    *http.Client
+	token string
+}
+
+// NewWebmailClient returns a client with an empty session.
+func NewWebmailClient() *WebmailClient {
+	jar, _ := cookiejar.New(nil)
+	return &WebmailClient{hc: &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// Token loads the login form and keeps its CSRF token.
+func (w *WebmailClient) Token(ctx context.Context, base string) (int, error) {
+	body, _, err := fetch(ctx, w.hc, http.MethodGet, base+"/", nil)
+	if err != nil {
+		return 0, err
+	}
+	m := csrfToken.FindStringSubmatch(body)
+	if m == nil {
+		return 0, fmt.Errorf("no _token in the login form")
+	}
+	w.token = m[1]
+	return len(w.token), nil
+}
+
+// LoginRefused wants a login to be refused (no redirect to the mailbox),
+// then fetches the fresh token a refused login issues.
+func (w *WebmailClient) LoginRefused(ctx context.Context, base, user, password string) (string, error) {
+	_, resp, err := fetch(ctx, w.hc, http.MethodPost, base+"/?_task=login", loginForm(w.token, user, password))
+	if err != nil {
+		return "", err
+	}
+	if loc := resp.Header.Get("Location"); strings.Contains(loc, "_task=mail") {
+		return "", fmt.Errorf("refused login redirected to %s", loc)
+	}
+	if _, err := w.Token(ctx, base); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("HTTP %d, no redirect to the mailbox", resp.StatusCode), nil
+}
+
+// Login posts the form and wants the redirect into the mailbox.
+func (w *WebmailClient) Login(ctx context.Context, base, user, password string) (string, error) {
+	_, resp, err := fetch(ctx, w.hc, http.MethodPost, base+"/?_task=login", loginForm(w.token, user, password))
+	if err != nil {
+		return "", err
+	}
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || !strings.Contains(loc, "_task=mail") {
+		return "", fmt.Errorf("login answered HTTP %d, Location %q", resp.StatusCode, loc)
+	}
+	return "302 → " + loc, nil
+}
+
+// LoggedIn wants the mailbox page (with its logout link) at base.
+func (w *WebmailClient) LoggedIn(ctx context.Context, base string) (string, error) {
+	body, resp, err := fetch(ctx, w.hc, http.MethodGet, base+"/?_task=mail&_mbox=INBOX", nil)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "_task=logout") {
+		return "", fmt.Errorf("HTTP %d without a logout link: not logged in", resp.StatusCode)
+	}
+	return "mailbox page with logout link", nil
 }
 
 func nth(list []string, i int) string {

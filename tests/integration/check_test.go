@@ -396,3 +396,68 @@ func TestCheckPostfixRefusesRelayAndUnknownMailbox(t *testing.T) {
 		t.Errorf("existing mailbox: %v; want the probe to report it accepted", err)
 	}
 }
+
+// Two Roundcube containers from the project's image sharing one PostgreSQL
+// database and des_key, with Dovecot as the IMAP server: the check's web
+// client gets a CSRF token, is refused with a wrong password, logs in on the
+// first and is still logged in on the second.
+func TestCheckRoundcubeSessionMovesBetweenReplicas(t *testing.T) {
+	pgImage := requireImage(t, "postgres")
+	dovecotImage := requireImage(t, "dovecot")
+	rcImage := requireImage(t, "roundcube")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	nw, err := network.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nw.Remove(context.Background()) })
+	const dbPassword, user, password = "integration-db", "probe@statex.test", "integration-secret"
+	pgScript := `set -e
+initdb -D "$PGDATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+postgres -D "$PGDATA" -c listen_addresses='' -c unix_socket_directories=/tmp &
+for i in $(seq 1 30); do pg_isready -h /tmp -q && break; sleep 1; done
+psql -h /tmp -U postgres -qc "CREATE ROLE roundcube LOGIN PASSWORD '$DBPASS'" -c "CREATE DATABASE roundcube OWNER roundcube"
+pg_ctl -D "$PGDATA" stop -m fast >/dev/null
+exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/tmp`
+	start(t, pgImage, network.WithNetwork([]string{"postgres"}, nw),
+		testcontainers.WithEntrypoint("/bin/bash", "-c", pgScript), testcontainers.WithCmd(),
+		testcontainers.WithEnv(map[string]string{"DBPASS": dbPassword}),
+		testcontainers.WithWaitStrategy(wait.ForLog("database system is ready to accept connections").WithOccurrence(2).WithStartupTimeout(2*time.Minute)))
+	start(t, dovecotImage, network.WithNetwork([]string{"dovecot"}, nw),
+		testcontainers.WithFiles(testcontainers.ContainerFile{Reader: strings.NewReader(user + ":{PLAIN}" + password + "\n"), ContainerFilePath: "/etc/dovecot/users", FileMode: 0o644}),
+		testcontainers.WithWaitStrategy(wait.ForLog("starting up").WithStartupTimeout(time.Minute)))
+	env := map[string]string{
+		"ROUNDCUBE_DB_DSNW":   "pgsql://roundcube:" + dbPassword + "@postgres/roundcube",
+		"ROUNDCUBE_IMAP_HOST": "dovecot:1143",
+		"ROUNDCUBE_DES_KEY":   "integration-des-key-0123456789ab",
+	}
+	rc := func() string {
+		c := start(t, rcImage, network.WithNetwork(nil, nw), testcontainers.WithEnv(env),
+			testcontainers.WithExposedPorts("8080/tcp"),
+			testcontainers.WithWaitStrategy(wait.ForHTTP("/").WithPort("8080/tcp").WithStartupTimeout(2*time.Minute)))
+		return "http://" + endpoint(t, c, "8080/tcp")
+	}
+	first := rc() // creates the schema
+	second := rc()
+	w := check.NewWebmailClient()
+	if _, err := w.Token(ctx, first); err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	if _, err := w.LoginRefused(ctx, first, user, "wrong"); err != nil {
+		t.Fatalf("LoginRefused: %v", err)
+	}
+	if _, err := w.LoggedIn(ctx, second); err == nil {
+		t.Fatal("LoggedIn before any login")
+	}
+	if _, err := w.Login(ctx, first, user, password); err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	if _, err := w.LoggedIn(ctx, second); err != nil {
+		t.Fatalf("session on the second replica: %v", err)
+	}
+	if _, err := check.NewWebmailClient().LoggedIn(ctx, second); err == nil {
+		t.Error("a client without the session cookie is logged in")
+	}
+}
