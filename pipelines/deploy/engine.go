@@ -366,6 +366,11 @@ func (e *engine) prune(ctx context.Context, res *Result, hist *History, rel *Rel
 			res.Kept = append(res.Kept, Change{Object: old.Ref, Action: "kept"})
 			continue
 		}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(u.GroupVersionKind())
+		if err := e.c.Get(ctx, client.ObjectKeyFromObject(u), live); isNotFound(err) {
+			continue // already gone: nothing to report
+		}
 		entry, err := e.rm.Delete(ctx, u, ssa.DefaultDeleteOptions())
 		if err != nil {
 			return fmt.Errorf("prune %s: %w", old.Ref, err)
