@@ -212,6 +212,25 @@ func (e *engine) run(ctx context.Context, res *Result, staged []stagedObjects, h
 	res.Revision = rel.Revision
 	var applied []appliedObject
 	external := e.opts.Env.Secrets == "external"
+	if external {
+		// Secrets from an external store are a precondition: check them
+		// before anything is applied, not after the foundation stage.
+		plan, err := PlanSecrets(ctx, e.cs, e.opts.Namespace, e.opts.Secrets, true, e.namespaceExists(ctx))
+		if err != nil {
+			res.Status = ReleaseFailed
+			return err
+		}
+		var missing []string
+		for _, a := range plan {
+			if a.Action == "missing" {
+				missing = append(missing, fmt.Sprintf("%s %v", a.Name, a.NewKeys))
+			}
+		}
+		if len(missing) > 0 {
+			res.Status, res.Secrets = ReleaseFailed, plan
+			return fmt.Errorf("secrets: external, but missing in %s: %s (provide them from the secret store; nothing was applied)", e.opts.Namespace, strings.Join(missing, "; "))
+		}
+	}
 
 	for i, s := range staged {
 		stageStart := time.Now()

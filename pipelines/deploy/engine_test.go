@@ -6,8 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/statex/infrastructure/pipelines/manifest"
 )
 
 func TestCheckPatroni(t *testing.T) {
@@ -153,5 +157,34 @@ func TestReleaseHistory(t *testing.T) {
 	h, _ = LoadHistory(ctx, cs, ns, "kind")
 	if len(h.Releases) != 1 || h.Releases[0].Revision != 2 {
 		t.Errorf("after trim: %d releases, first %d; want only revision 2", len(h.Releases), h.Releases[0].Revision)
+	}
+}
+
+func TestPlanSecrets(t *testing.T) {
+	ctx := context.Background()
+	const ns = "statex-infrastructure"
+	want := []manifest.GeneratedSecret{{Name: "a", Keys: []string{"x", "y"}}, {Name: "b", Keys: []string{"z"}}}
+	cs := fake.NewClientset(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: ns},
+		Data:       map[string][]byte{"x": []byte("1")},
+	})
+	got, err := PlanSecrets(ctx, cs, ns, want, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Action != "complete" || strings.Join(got[0].NewKeys, ",") != "y" || got[1].Action != "create" {
+		t.Errorf("generate: %+v", got)
+	}
+	got, _ = PlanSecrets(ctx, cs, ns, want, true, true)
+	if got[0].Action != "missing" || got[1].Action != "missing" {
+		t.Errorf("external: %+v", got)
+	}
+	got, _ = PlanSecrets(ctx, cs, ns, want, false, false)
+	if got[0].Action != "create" {
+		t.Errorf("no namespace: %+v", got)
+	}
+	// Nothing was written.
+	if s, _ := cs.CoreV1().Secrets(ns).Get(ctx, "b", metav1.GetOptions{}); s != nil && s.Name == "b" {
+		t.Error("PlanSecrets created a Secret")
 	}
 }
