@@ -86,3 +86,20 @@ func TestJudgeProbe(t *testing.T) {
 		t.Error("missing probe output passed")
 	}
 }
+
+func TestJudgeRabbitCluster(t *testing.T) {
+	out := `{"running_nodes":["rabbit@rabbitmq-0.h","rabbit@rabbitmq-1.h","rabbit@rabbitmq-2.h"],"alarms":[],"partitions":{}}`
+	if ev, err := JudgeRabbitCluster(out, 3); err != nil || ev != "running: rabbitmq-0, rabbitmq-1, rabbitmq-2" {
+		t.Errorf("healthy: %q, %v", ev, err)
+	}
+	for name, bad := range map[string]string{
+		"one node":  `{"running_nodes":["rabbit@rabbitmq-0.h"]}`,
+		"alarm":     strings.Replace(out, `"alarms":[]`, `"alarms":[{"resource_alarm":"disk"}]`, 1),
+		"partition": strings.Replace(out, `"partitions":{}`, `"partitions":{"rabbit@rabbitmq-0.h":["rabbit@rabbitmq-1.h"]}`, 1),
+		"not json":  "Error: unable to perform an operation",
+	} {
+		if _, err := JudgeRabbitCluster(bad, 3); err == nil {
+			t.Errorf("%s: passed", name)
+		}
+	}
+}

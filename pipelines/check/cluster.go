@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 
-	"github.com/statex/infrastructure/pipelines/deploy"
+	"github.com/statex/infrastructure/pipelines/kube"
 )
 
 // Cluster is how checks reach the environment: port-forwards to pods,
@@ -155,7 +155,7 @@ func (c *Cluster) Secret(ctx context.Context, name, key string) (string, error) 
 
 // Exec runs a command in a pod's container and returns stdout.
 func (c *Cluster) Exec(ctx context.Context, pod, container string, cmd ...string) (string, error) {
-	return deploy.Exec(ctx, c.Config, c.CS, c.Namespace, pod, container, cmd)
+	return kube.Exec(ctx, c.Config, c.CS, c.Namespace, pod, container, cmd)
 }
 
 // PodDialer dials in-cluster addresses ("pod.headless.ns.svc...:port" or

@@ -134,6 +134,11 @@ func PatroniMembers(ctx context.Context, base string) ([]PatroniMember, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("patroni /cluster: %s", resp.Status)
 	}
+	return ParsePatroniCluster(body)
+}
+
+// ParsePatroniCluster reads the body of Patroni's GET /cluster.
+func ParsePatroniCluster(body []byte) ([]PatroniMember, error) {
 	var c struct {
 		Members []PatroniMember `json:"members"`
 	}

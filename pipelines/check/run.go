@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+
+	"github.com/statex/infrastructure/pipelines/kube"
 )
 
 // Env is what a check gets: the cluster and this run's unique ID.
@@ -170,16 +172,11 @@ func unavailable(pods []corev1.Pod, project func(string) bool) string {
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue // finished Job pods say nothing about the service's image
 		}
-		pulling := false
-		for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
-			if w := cs.State.Waiting; w != nil && (w.Reason == "ErrImagePull" || w.Reason == "ImagePullBackOff") && !project(cs.Image) {
-				pulling = true
-				images = append(images, cs.Image)
-			}
-		}
-		if !pulling {
+		blocked := kube.UnpullableExternal(&p, project)
+		if len(blocked) == 0 {
 			return ""
 		}
+		images = append(images, blocked...)
 	}
 	if len(images) == 0 {
 		return ""

@@ -2,9 +2,7 @@ package deploy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -12,9 +10,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/statex/infrastructure/pipelines/check"
+	"github.com/statex/infrastructure/pipelines/kube"
 )
 
 // Signal is a service-level readiness check: pod readiness says a process
@@ -52,53 +51,20 @@ var DefaultSignals = []Signal{
 	},
 }
 
-// checkPatroni wants one leader and desired-1 replicas streaming.
+// The Patroni and RabbitMQ judgements are the checks' own (pipelines/check):
+// a stage is ready by the same standard `statex check` holds it to.
 func checkPatroni(out string, desired int) error {
-	var c struct {
-		Members []struct {
-			Name  string `json:"name"`
-			Role  string `json:"role"`
-			State string `json:"state"`
-		} `json:"members"`
+	members, err := check.ParsePatroniCluster([]byte(out))
+	if err != nil {
+		return err
 	}
-	if err := json.Unmarshal([]byte(out), &c); err != nil {
-		return fmt.Errorf("patroni /cluster is not JSON: %v", err)
-	}
-	leaders, streaming := 0, 0
-	var states []string
-	for _, m := range c.Members {
-		states = append(states, m.Name+"="+m.Role+"/"+m.State)
-		switch {
-		case m.Role == "leader" && m.State == "running":
-			leaders++
-		case (m.Role == "replica" || m.Role == "sync_standby") && m.State == "streaming":
-			streaming++
-		}
-	}
-	if leaders != 1 || streaming != desired-1 {
-		return fmt.Errorf("want 1 leader and %d streaming replicas, have %d and %d (%s)", desired-1, leaders, streaming, strings.Join(states, ", "))
-	}
-	return nil
+	_, _, _, err = check.JudgePatroni(members, desired)
+	return err
 }
 
-// checkRabbitCluster wants every node running, no partition, no alarm
-// (a disk or memory alarm blocks every publisher).
 func checkRabbitCluster(out string, desired int) error {
-	var st struct {
-		Running    []string       `json:"running_nodes"`
-		Partitions map[string]any `json:"partitions"`
-		Alarms     []any          `json:"alarms"`
-	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return fmt.Errorf("cluster_status is not JSON: %v", err)
-	}
-	if len(st.Running) != desired {
-		return fmt.Errorf("want %d running nodes, have %d (%s)", desired, len(st.Running), strings.Join(st.Running, ", "))
-	}
-	if len(st.Partitions) > 0 || len(st.Alarms) > 0 {
-		return fmt.Errorf("network partitions %v, alarms %v", st.Partitions, st.Alarms)
-	}
-	return nil
+	_, err := check.JudgeRabbitCluster(out, desired)
+	return err
 }
 
 // checkSentinel wants a master flagged healthy, desired-1 replicas and every
@@ -196,7 +162,7 @@ func (r *signalRunner) execInService(ctx context.Context, sig Signal) (string, e
 		if p.DeletionTimestamp != nil || !podReady(p) || !hasContainer(p, sig.Container) {
 			continue
 		}
-		return Exec(ctx, r.cfg, r.cs, r.namespace, p.Name, sig.Container, sig.Command)
+		return kube.Exec(ctx, r.cfg, r.cs, r.namespace, p.Name, sig.Container, sig.Command)
 	}
 	return "", fmt.Errorf("no ready %s pod with container %s", sig.Service, sig.Container)
 }
@@ -208,29 +174,4 @@ func hasContainer(p *corev1.Pod, name string) bool {
 		}
 	}
 	return false
-}
-
-// execTimeout bounds one command: a hung exec must not hang the deploy.
-const execTimeout = 30 * time.Second
-
-// Exec runs a command in a container and returns its stdout; a non-zero exit
-// is an error carrying stderr.
-func Exec(ctx context.Context, cfg *rest.Config, cs kubernetes.Interface, namespace, pod, container string, cmd []string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, execTimeout)
-	defer cancel()
-	req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: container, Command: cmd, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	ex, err := remotecommand.NewSPDYExecutor(cfg, "POST", req.URL())
-	if err != nil {
-		return "", err
-	}
-	var stdout, stderr bytes.Buffer
-	if err := ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr}); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 500 {
-			msg = msg[len(msg)-500:]
-		}
-		return stdout.String(), fmt.Errorf("exec %s in %s/%s: %v: %s", cmd[0], pod, container, err, msg)
-	}
-	return stdout.String(), nil
 }

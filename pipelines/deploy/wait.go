@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/statex/infrastructure/pipelines/kube"
 )
 
 // Workload kinds are what a stage waits for; everything else (Services,
@@ -24,15 +26,14 @@ func isWorkload(u *unstructured.Unstructured) bool {
 }
 
 // Pod states that will not fix themselves: waiting longer only delays the
-// rollback. Pull failures are judged separately (see pullFailure).
+// rollback. Pull failures are judged separately (kube.PullFailing): an
+// external image may be excused on an offline cluster.
 var fatalWaiting = map[string]bool{
 	"CreateContainerConfigError": true,
 	"CreateContainerError":       true,
 	"InvalidImageName":           true,
 	"ErrImageNeverPull":          true,
 }
-
-var pullWaiting = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true}
 
 // crashLoopLimit is how many restarts of a crash-looping container make the
 // stage fail rather than wait: a couple of restarts are normal while a peer
@@ -193,7 +194,7 @@ func (w *waiter) podTrouble(ctx context.Context, live *unstructured.Unstructured
 			switch {
 			case wt != nil && fatalWaiting[wt.Reason]:
 				return "failed", fmt.Sprintf("pod %s container %s: %s: %s", p.Name, cs.Name, wt.Reason, wt.Message)
-			case wt != nil && pullWaiting[wt.Reason]:
+			case wt != nil && kube.PullFailing(wt.Reason):
 				if w.tolerate && !w.isProject(cs.Image) {
 					unpullable = append(unpullable, cs.Image)
 					continue
