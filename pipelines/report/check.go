@@ -94,18 +94,7 @@ func CheckJUnit(w io.Writer, r *check.Report) error {
 			}
 			suite.Cases = append(suite.Cases, tc)
 		}
-		for _, c := range suite.Cases {
-			suite.Tests++
-			if c.Failure != nil {
-				suite.Failures++
-			}
-			if c.Skipped != nil {
-				suite.Skipped++
-			}
-		}
-		out.Tests += suite.Tests
-		out.Failures += suite.Failures
-		out.Suites = append(out.Suites, suite)
+		out.addSuite(suite)
 	}
 	return writeJUnit(w, out)
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -67,7 +68,7 @@ func DeployText(w io.Writer, r *deploy.Result, st Style) error {
 		for _, e := range f.Events {
 			fmt.Fprintf(&b, "  event %s\n", e)
 		}
-		for _, k := range sortedKeys(f.Logs) {
+		for _, k := range slices.Sorted(maps.Keys(f.Logs)) {
 			fmt.Fprintf(&b, "  log %s:\n", k)
 			for _, l := range strings.Split(f.Logs[k], "\n") {
 				fmt.Fprintf(&b, "    | %s\n", l)
@@ -135,22 +136,13 @@ func changeCounts(cs []deploy.Change) string {
 		counts[c.Action]++
 	}
 	var parts []string
-	for _, a := range sortedKeys(counts) {
+	for _, a := range slices.Sorted(maps.Keys(counts)) {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
 	}
 	if len(parts) == 0 {
 		return "no objects"
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func short(hash string) string {
@@ -248,18 +240,7 @@ func DeployJUnit(w io.Writer, r *deploy.Result) error {
 			}
 			suite.Cases = append(suite.Cases, tc)
 		}
-		for _, c := range suite.Cases {
-			suite.Tests++
-			if c.Failure != nil {
-				suite.Failures++
-			}
-			if c.Skipped != nil {
-				suite.Skipped++
-			}
-		}
-		out.Tests += suite.Tests
-		out.Failures += suite.Failures
-		out.Suites = append(out.Suites, suite)
+		out.addSuite(suite)
 	}
 	return writeJUnit(w, out)
 }

@@ -47,6 +47,23 @@ type junitSkipped struct {
 	Message string `xml:"message,attr"`
 }
 
+// addSuite counts a suite's cases (tests, failures, skipped) and adds it,
+// with its totals, to out.
+func (out *junitSuites) addSuite(suite junitSuite) {
+	suite.Tests, suite.Failures, suite.Skipped = len(suite.Cases), 0, 0
+	for _, c := range suite.Cases {
+		if c.Failure != nil {
+			suite.Failures++
+		}
+		if c.Skipped != nil {
+			suite.Skipped++
+		}
+	}
+	out.Tests += suite.Tests
+	out.Failures += suite.Failures
+	out.Suites = append(out.Suites, suite)
+}
+
 func writeJUnit(w io.Writer, s junitSuites) error {
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
@@ -99,16 +116,12 @@ func validateSuites(out *junitSuites, rep *validate.Report) {
 					Type:    r.ID,
 					Text:    strings.Join(errs, "\n") + "\nfix: " + r.Hint,
 				}
-				suite.Failures++
 			}
 			if len(warns) > 0 {
 				tc.SystemOut = strings.Join(warns, "\n")
 			}
 			suite.Cases = append(suite.Cases, tc)
-			suite.Tests++
 		}
-		out.Tests += suite.Tests
-		out.Failures += suite.Failures
-		out.Suites = append(out.Suites, suite)
+		out.addSuite(suite)
 	}
 }
