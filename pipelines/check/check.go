@@ -17,7 +17,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"time"
 )
 
@@ -144,4 +148,32 @@ func poll(ctx context.Context, timeout, interval time.Duration, fn func() error)
 		case <-time.After(interval):
 		}
 	}
+}
+
+// jsonRequest sends an optional JSON body (basic auth when user is set) and
+// decodes a JSON answer into into (when not nil).
+func jsonRequest(ctx context.Context, method, u, user, password, body string, into any) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := (&http.Client{Timeout: 40 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s", method, req.URL.Path, resp.Status)
+	}
+	if into == nil {
+		return nil
+	}
+	// Bounded: a check reads small JSON documents, never a stream.
+	return json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(into)
 }

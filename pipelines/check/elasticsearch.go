@@ -2,10 +2,8 @@ package check
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -74,31 +72,4 @@ func checkElasticsearch(ctx context.Context, e *Env) Result {
 		return "deleted " + index, es(http.MethodDelete, "/"+index, "", nil)
 	})
 	return s.result("elasticsearch", start)
-}
-
-// jsonRequest sends an optional JSON body (basic auth when user is set) and
-// decodes a JSON answer into into (when not nil).
-func jsonRequest(ctx context.Context, method, u, user, password, body string, into any) error {
-	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if user != "" {
-		req.SetBasicAuth(user, password)
-	}
-	resp, err := (&http.Client{Timeout: 40 * time.Second}).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s", method, req.URL.Path, resp.Status)
-	}
-	if into == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(into)
 }

@@ -2,8 +2,8 @@ package check
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -68,10 +68,6 @@ func FindTrace(ctx context.Context, base, traceID, spanName string, timeout time
 	began := time.Now()
 	var names []string
 	err := poll(ctx, timeout, 500*time.Millisecond, func() error {
-		body, err := httpGet(ctx, base+"/api/traces/"+traceID)
-		if err != nil {
-			return err
-		}
 		var r struct {
 			Data []struct {
 				Spans []struct {
@@ -79,7 +75,7 @@ func FindTrace(ctx context.Context, base, traceID, spanName string, timeout time
 				} `json:"spans"`
 			} `json:"data"`
 		}
-		if err := json.Unmarshal(body, &r); err != nil {
+		if err := jsonRequest(ctx, http.MethodGet, base+"/api/traces/"+traceID, "", "", "", &r); err != nil {
 			return err
 		}
 		names = names[:0]

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -108,6 +107,10 @@ func checkPostgres(ctx context.Context, e *Env) Result {
 	return s.result("postgres", start)
 }
 
+type patroniCluster struct {
+	Members []PatroniMember `json:"members"`
+}
+
 // PatroniMember is one member as Patroni's GET /cluster reports it.
 type PatroniMember struct {
 	Name  string          `json:"name"`
@@ -118,30 +121,14 @@ type PatroniMember struct {
 
 // PatroniMembers reads GET /cluster from a Patroni REST API.
 func PatroniMembers(ctx context.Context, base string) ([]PatroniMember, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/cluster", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("patroni /cluster: %s", resp.Status)
-	}
-	return ParsePatroniCluster(body)
+	var c patroniCluster
+	err := jsonRequest(ctx, http.MethodGet, base+"/cluster", "", "", "", &c)
+	return c.Members, err
 }
 
 // ParsePatroniCluster reads the body of Patroni's GET /cluster.
 func ParsePatroniCluster(body []byte) ([]PatroniMember, error) {
-	var c struct {
-		Members []PatroniMember `json:"members"`
-	}
+	var c patroniCluster
 	if err := json.Unmarshal(body, &c); err != nil {
 		return nil, fmt.Errorf("patroni /cluster: %v", err)
 	}

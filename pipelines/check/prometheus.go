@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -150,40 +149,16 @@ func serviceOfTarget(t PromTarget, unavailable map[string]string) string {
 }
 
 func promGet(ctx context.Context, base, path string, into any) error {
-	body, err := httpGet(ctx, base+path)
-	if err != nil {
-		return err
-	}
 	var env struct {
 		Status string          `json:"status"`
 		Data   json.RawMessage `json:"data"`
 		Error  string          `json:"error"`
 	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
+	if err := jsonRequest(ctx, http.MethodGet, base+path, "", "", "", &env); err != nil {
+		return err
 	}
 	if env.Status != "success" {
 		return fmt.Errorf("%s: %s", path, env.Error)
 	}
 	return json.Unmarshal(env.Data, into)
-}
-
-func httpGet(ctx context.Context, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return body, fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	return body, nil
 }

@@ -166,15 +166,9 @@ func PublishConsume(ctx context.Context, conn *amqp.Connection, queue, body stri
 		return "", err
 	}
 	defer ch.Close()
-	if err := publishConfirmed(ctx, ch, queue, body); err != nil {
-		return "", err
-	}
-	d, err := getOne(ctx, ch, queue)
+	d, err := publishThenGet(ctx, ch, queue, body)
 	if err != nil {
 		return "", err
-	}
-	if string(d.Body) != body {
-		return "", fmt.Errorf("consumed %q, want %q", d.Body, body)
 	}
 	if err := d.Ack(false); err != nil {
 		return "", err
@@ -190,10 +184,7 @@ func RejectToDLQ(ctx context.Context, conn *amqp.Connection, queue, body string)
 		return "", err
 	}
 	defer ch.Close()
-	if err := publishConfirmed(ctx, ch, queue, body); err != nil {
-		return "", err
-	}
-	d, err := getOne(ctx, ch, queue)
+	d, err := publishThenGet(ctx, ch, queue, body)
 	if err != nil {
 		return "", err
 	}
@@ -217,6 +208,21 @@ func RejectToDLQ(ctx context.Context, conn *amqp.Connection, queue, body string)
 		return "", fmt.Errorf("x-death %v, want queue %s reason rejected", first, queue)
 	}
 	return fmt.Sprintf("x-death: queue=%v reason=%v count=%v", first["queue"], first["reason"], first["count"]), nil
+}
+
+// publishThenGet publishes body with a confirm and gets it back unacked.
+func publishThenGet(ctx context.Context, ch *amqp.Channel, queue, body string) (amqp.Delivery, error) {
+	if err := publishConfirmed(ctx, ch, queue, body); err != nil {
+		return amqp.Delivery{}, err
+	}
+	d, err := getOne(ctx, ch, queue)
+	if err != nil {
+		return d, err
+	}
+	if string(d.Body) != body {
+		return d, fmt.Errorf("got %q from %s, want %q", d.Body, queue, body)
+	}
+	return d, nil
 }
 
 func publishConfirmed(ctx context.Context, ch *amqp.Channel, queue, body string) error {
