@@ -102,29 +102,40 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "statex deploy:", err)
 		return exitUsage
 	}
-	return deployEnv(ctx, repo, envs, f, stdout, stderr)
-}
-
-func validFormat(f string) bool { return f == "text" || f == "json" || f == "markdown" }
-
-// deployEnv validates then deploys; shared by deploy and up.
-func deployEnv(ctx context.Context, repo string, envs *manifest.Environments, f deployFlags, stdout, stderr io.Writer) int {
 	env, err := envs.Get(f.env)
 	if err != nil {
 		fmt.Fprintln(stderr, "statex deploy:", err)
 		return exitUsage
 	}
+	rendered, code := renderValidated(ctx, repo, envs, env, "deploy", stderr)
+	if code != exitOK {
+		return code
+	}
+	return deployEnv(ctx, envs, env, rendered, f, stdout, stderr)
+}
+
+func validFormat(f string) bool { return f == "text" || f == "json" || f == "markdown" }
+
+// renderValidated renders and validates an environment: the set it returns
+// is the one to apply, so what is deployed is exactly what passed. On
+// errors it prints the findings and returns the exit code.
+func renderValidated(ctx context.Context, repo string, envs *manifest.Environments, env *manifest.Environment, verb string, stderr io.Writer) (*manifest.Rendered, int) {
 	rep, rendered, err := validate.Environment(ctx, repo, envs, env.Name)
 	if err != nil {
-		fmt.Fprintln(stderr, "statex deploy:", err)
-		return exitUsage
+		fmt.Fprintf(stderr, "statex %s: %v\n", verb, err)
+		return nil, exitUsage
 	}
 	if rep.Failed() {
 		_ = report.ValidateText(stderr, rep, report.Style{Color: isTerminal(stderr)})
-		fmt.Fprintf(stderr, "statex deploy: %s has validation errors: nothing was applied (fix them, then run again)\n", env.Name)
-		return exitFindings
+		fmt.Fprintf(stderr, "statex %s: %s has validation errors: nothing was built or applied (fix them, then run again)\n", verb, env.Name)
+		return nil, exitFindings
 	}
 	fmt.Fprintf(stderr, "validate: %s %s\n", env.Name, report.ValidateSummary(rep, report.Style{}))
+	return rendered, exitOK
+}
+
+// deployEnv deploys a validated set; shared by deploy and up.
+func deployEnv(ctx context.Context, envs *manifest.Environments, env *manifest.Environment, rendered *manifest.Rendered, f deployFlags, stdout, stderr io.Writer) int {
 	cfg, err := restConfig(env, f.kubeconfig)
 	if err != nil {
 		fmt.Fprintln(stderr, "statex deploy:", err)
@@ -270,15 +281,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// Validate before building anything: a bad manifest fails in
 	// milliseconds, not after minutes of image builds.
-	rep, _, err := validate.Environment(ctx, repo, envs, env.Name)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex up:", err)
-		return exitUsage
-	}
-	if rep.Failed() {
-		_ = report.ValidateText(stderr, rep, report.Style{Color: isTerminal(stderr)})
-		fmt.Fprintf(stderr, "statex up: %s has validation errors: nothing was built or applied\n", env.Name)
-		return exitFindings
+	rendered, code := renderValidated(ctx, repo, envs, env, "up", stderr)
+	if code != exitOK {
+		return code
 	}
 	if env.Target.Kind != nil {
 		if code := upCluster(ctx, repo, env, f.kubeconfig, *skipImages, stderr); code != exitOK {
@@ -287,7 +292,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stderr, "up: %s targets context %q: no images or cluster to manage\n", env.Name, env.Target.Context)
 	}
-	code := deployEnv(ctx, repo, envs, f, stdout, stderr)
+	code = deployEnv(ctx, envs, env, rendered, f, stdout, stderr)
 	if code == exitOK && !*skipChecks {
 		// The checks' report goes to stderr: stdout carries the deploy
 		// report in the format asked for (one JSON document).
