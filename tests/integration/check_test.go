@@ -32,11 +32,7 @@ func TestCheckPostgresReplication(t *testing.T) {
 	image := requireImage(t, "postgres")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	nw, err := network.New(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = nw.Remove(context.Background()) })
+	nw := newNetwork(t, ctx)
 	const password = "integration-secret"
 	primaryScript := `set -e
 printf '%s' "$PGPASS" > /tmp/pw
@@ -97,37 +93,11 @@ exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/t
 // A master, a replica and a Sentinel: the check's write waits for the
 // replica, the read is served by the replica, the Sentinel names the master.
 func TestCheckRedisSentinelWriteRead(t *testing.T) {
-	image := requireImage(t, "redis")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	nw, err := network.New(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = nw.Remove(context.Background()) })
-	const password = "integration-secret"
-	conf := func(extra string) testcontainers.CustomizeRequestOption {
-		return testcontainers.WithFiles(testcontainers.ContainerFile{
-			Reader: strings.NewReader("requirepass " + password + "\nmasterauth " + password + "\n" + extra), ContainerFilePath: "/etc/redis/conf.d/test.conf", FileMode: 0o644,
-		})
-	}
-	master := start(t, image, network.WithNetwork([]string{"redis-0"}, nw), conf(""),
-		testcontainers.WithExposedPorts("6379/tcp"), testcontainers.WithWaitStrategy(wait.ForLog("Ready to accept connections").WithStartupTimeout(time.Minute)))
-	replica := start(t, image, network.WithNetwork([]string{"redis-1"}, nw), conf("replicaof redis-0 6379\n"),
-		testcontainers.WithExposedPorts("6379/tcp"),
-		testcontainers.WithWaitStrategy(wait.ForLog("MASTER <-> REPLICA sync: Finished with success").WithStartupTimeout(time.Minute)))
-	masterIP, err := master.ContainerIP(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sentinel := start(t, image, network.WithNetwork([]string{"sentinel-0"}, nw), testcontainers.WithCmd("redis-sentinel"),
-		testcontainers.WithFiles(testcontainers.ContainerFile{
-			Reader:            strings.NewReader("port 26379\nsentinel monitor statex " + masterIP + " 6379 1\nsentinel auth-pass statex " + password + "\n"),
-			ContainerFilePath: "/etc/redis/sentinel.d/test.conf", FileMode: 0o644,
-		}),
-		testcontainers.WithExposedPorts("26379/tcp"),
-		testcontainers.WithWaitStrategy(wait.ForLog("+monitor master statex").WithStartupTimeout(time.Minute)))
-
+	trio := startRedisTrio(t, ctx)
+	master, replica, sentinel, masterIP := trio.master, trio.replica, trio.sentinel, trio.masterIP
+	const password = redisPassword
 	m := redis.NewClient(&redis.Options{Addr: endpoint(t, master, "6379/tcp"), Password: password})
 	defer m.Close()
 	r := redis.NewClient(&redis.Options{Addr: endpoint(t, replica, "6379/tcp"), Password: password})
@@ -407,11 +377,7 @@ func TestCheckRoundcubeSessionMovesBetweenReplicas(t *testing.T) {
 	rcImage := requireImage(t, "roundcube")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	nw, err := network.New(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = nw.Remove(context.Background()) })
+	nw := newNetwork(t, ctx)
 	const dbPassword, user, password = "integration-db", "probe@statex.test", "integration-secret"
 	pgScript := `set -e
 initdb -D "$PGDATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 >/dev/null

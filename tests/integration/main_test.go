@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/network"
 )
 
 func TestMain(m *testing.M) {
@@ -83,6 +84,18 @@ func endpoint(t *testing.T, c *testcontainers.DockerContainer, port string) stri
 		t.Fatalf("endpoint %s: %v", port, err)
 	}
 	return ep
+}
+
+// newNetwork is a Docker network for containers that talk to each other by
+// alias, removed when the test ends.
+func newNetwork(t *testing.T, ctx context.Context) *testcontainers.DockerNetwork {
+	t.Helper()
+	nw, err := network.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nw.Remove(context.Background()) })
+	return nw
 }
 
 // unique makes per-run test data names.

@@ -15,29 +15,55 @@ import (
 // A master, a replica and a Sentinel from the statex/redis image on one
 // network: writes are acknowledged by the replica (WAIT), read back from it,
 // and a Sentinel-aware client finds the master by name.
-func TestRedisImageReplicatesAndSentinelFindsMaster(t *testing.T) {
-	image := requireImage(t, "redis")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	nw, err := network.New(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = nw.Remove(context.Background()) })
+// redisTrio is a master, its replica and a Sentinel watching the master,
+// from the statex/redis image on one network, all with requirepass.
+type redisTrio struct {
+	master, replica, sentinel *testcontainers.DockerContainer
+	masterIP                  string
+}
 
-	const password = "integration-secret"
-	auth := "requirepass " + password + "\nmasterauth " + password + "\n"
+const redisPassword = "integration-secret"
+
+func startRedisTrio(t *testing.T, ctx context.Context) redisTrio {
+	t.Helper()
+	image := requireImage(t, "redis")
+	nw := newNetwork(t, ctx)
+	auth := "requirepass " + redisPassword + "\nmasterauth " + redisPassword + "\n"
 	conf := func(extra string) testcontainers.CustomizeRequestOption {
 		return testcontainers.WithFiles(testcontainers.ContainerFile{
 			Reader: strings.NewReader(auth + extra), ContainerFilePath: "/etc/redis/conf.d/test.conf", FileMode: 0o644,
 		})
 	}
-	ready := wait.ForLog("Ready to accept connections").WithStartupTimeout(time.Minute)
-	master := start(t, image, network.WithNetwork([]string{"redis-0"}, nw), conf(""),
-		testcontainers.WithExposedPorts("6379/tcp"), testcontainers.WithWaitStrategy(ready))
-	replica := start(t, image, network.WithNetwork([]string{"redis-1"}, nw), conf("replicaof redis-0 6379\n"),
+	var r redisTrio
+	r.master = start(t, image, network.WithNetwork([]string{"redis-0"}, nw), conf(""),
+		testcontainers.WithExposedPorts("6379/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForLog("Ready to accept connections").WithStartupTimeout(time.Minute)))
+	r.replica = start(t, image, network.WithNetwork([]string{"redis-1"}, nw), conf("replicaof redis-0 6379\n"),
 		testcontainers.WithExposedPorts("6379/tcp"),
 		testcontainers.WithWaitStrategy(wait.ForLog("MASTER <-> REPLICA sync: Finished with success").WithStartupTimeout(time.Minute)))
+	// Sentinel runs through the image's entrypoint, which builds its config
+	// from the template plus /etc/redis/sentinel.d/*.conf.
+	var err error
+	if r.masterIP, err = r.master.ContainerIP(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sentinelConf := "port 26379\nsentinel monitor statex " + r.masterIP + " 6379 1\nsentinel auth-pass statex " + redisPassword + "\n"
+	r.sentinel = start(t, image, network.WithNetwork([]string{"sentinel-0"}, nw),
+		testcontainers.WithCmd("redis-sentinel"),
+		testcontainers.WithFiles(testcontainers.ContainerFile{
+			Reader: strings.NewReader(sentinelConf), ContainerFilePath: "/etc/redis/sentinel.d/test.conf", FileMode: 0o644,
+		}),
+		testcontainers.WithExposedPorts("26379/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForLog("+monitor master statex").WithStartupTimeout(time.Minute)))
+	return r
+}
+
+func TestRedisImageReplicatesAndSentinelFindsMaster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	trio := startRedisTrio(t, ctx)
+	master, replica, sentinel, masterIP := trio.master, trio.replica, trio.sentinel, trio.masterIP
+	const password = redisPassword
 
 	m := redis.NewClient(&redis.Options{Addr: endpoint(t, master, "6379/tcp"), Password: password})
 	defer m.Close()
@@ -61,21 +87,6 @@ func TestRedisImageReplicatesAndSentinelFindsMaster(t *testing.T) {
 	if err := redis.NewClient(&redis.Options{Addr: endpoint(t, master, "6379/tcp")}).Ping(ctx).Err(); err == nil {
 		t.Error("PING without a password succeeded: requirepass is not in effect")
 	}
-
-	// Sentinel runs through the image's entrypoint, which builds its config
-	// from the template plus /etc/redis/sentinel.d/*.conf.
-	masterIP, err := master.ContainerIP(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sentinelConf := "port 26379\nsentinel monitor statex " + masterIP + " 6379 1\nsentinel auth-pass statex " + password + "\n"
-	sentinel := start(t, image, network.WithNetwork([]string{"sentinel-0"}, nw),
-		testcontainers.WithCmd("redis-sentinel"),
-		testcontainers.WithFiles(testcontainers.ContainerFile{
-			Reader: strings.NewReader(sentinelConf), ContainerFilePath: "/etc/redis/sentinel.d/test.conf", FileMode: 0o644,
-		}),
-		testcontainers.WithExposedPorts("26379/tcp"),
-		testcontainers.WithWaitStrategy(wait.ForLog("+monitor master statex").WithStartupTimeout(time.Minute)))
 
 	s := redis.NewSentinelClient(&redis.Options{Addr: endpoint(t, sentinel, "26379/tcp")})
 	defer s.Close()
