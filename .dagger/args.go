@@ -58,26 +58,6 @@ func checkEnv(env string) error {
 	return nil
 }
 
-// validateResult maps `statex validate`'s exit code and output to the
-// function's result: the report on success, an error carrying the report when
-// the validator found errors, an error carrying stderr otherwise.
-func validateResult(env string, code int, stdout, stderr string) (string, error) {
-	switch code {
-	case exitOK:
-		return stdout, nil
-	case exitFindings:
-		msg := fmt.Sprintf("validation of environment %q failed:\n%s", env, stdout)
-		if s := strings.TrimSpace(stderr); s != "" {
-			msg += "\n" + s
-		}
-		return "", errors.New(msg)
-	case exitUsage:
-		return "", fmt.Errorf("statex validate --env %s: usage or I/O error (exit 2): %s", env, strings.TrimSpace(stderr))
-	default:
-		return "", fmt.Errorf("statex validate --env %s: unexpected exit code %d: %s", env, code, strings.TrimSpace(stderr))
-	}
-}
-
 // Paths and scripts of the Deploy and Up functions.
 const (
 	kubeconfigPath   = "/run/statex/kubeconfig"
@@ -129,20 +109,25 @@ func upArgs(env, format string) ([]string, error) {
 	return []string{cliPath, "up", "--env", env, "--output", format}, nil
 }
 
-// verbResult maps a deploy/up exit code: the report on success, an error
-// carrying the report when the deploy ran and failed, stderr otherwise.
+// verbResult maps a CLI verb's exit code (the statex contract) to the
+// function's result: the report on success, an error carrying the report
+// when the verb ran and found a failure (validation errors, a failed deploy
+// or check), an error carrying stderr otherwise.
 func verbResult(what string, code int, stdout, stderr string) (string, error) {
+	tail := lastLines(strings.TrimSpace(stderr), 40)
 	switch code {
 	case exitOK:
 		return stdout, nil
 	case exitFindings:
 		msg := fmt.Sprintf("statex %s failed:\n%s", what, stdout)
-		if s := strings.TrimSpace(stderr); s != "" {
-			msg += "\n" + lastLines(s, 40)
+		if tail != "" {
+			msg += "\n" + tail
 		}
 		return "", errors.New(msg)
+	case exitUsage:
+		return "", fmt.Errorf("statex %s: usage or I/O error (exit 2): %s", what, tail)
 	default:
-		return "", fmt.Errorf("statex %s: exit %d: %s", what, code, lastLines(strings.TrimSpace(stderr), 40))
+		return "", fmt.Errorf("statex %s: unexpected exit code %d: %s", what, code, tail)
 	}
 }
 

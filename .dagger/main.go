@@ -125,27 +125,8 @@ func (m *Statex) Validate(
 	if err != nil {
 		return "", err
 	}
-	// Expect any exit code: exit 1 means "findings", which must still yield
-	// the report; the exit code is interpreted below.
-	ctr, err := m.cli(source).
-		WithExec(args, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny}).
-		Sync(ctx)
-	if err != nil {
-		return "", fmt.Errorf("statex validate --env %s: %w", env, err)
-	}
-	code, err := ctr.ExitCode(ctx)
-	if err != nil {
-		return "", err
-	}
-	stdout, err := ctr.Stdout(ctx)
-	if err != nil {
-		return "", err
-	}
-	stderr, err := ctr.Stderr(ctx)
-	if err != nil {
-		return "", err
-	}
-	return validateResult(env, code, stdout, stderr)
+	// Exit 1 means "findings": the report still comes back, in the error.
+	return runVerb(ctx, m.cli(source), args, fmt.Sprintf("validate --env %q", env))
 }
 
 // Deploy an environment to its cluster and return the deploy report.

@@ -138,7 +138,7 @@ func TestValidateResult(t *testing.T) {
 		{name: "crash", code: 137, stderr: "killed", wantErr: []string{"unexpected exit code 137", "killed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := validateResult("kind", tc.code, tc.stdout, tc.stderr)
+			got, err := verbResult(`validate --env "kind"`, tc.code, tc.stdout, tc.stderr)
 			if tc.wantErr == nil {
 				if err != nil || got != tc.want {
 					t.Fatalf("got (%q, %v), want (%q, nil)", got, err, tc.want)
