@@ -8,6 +8,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -399,14 +400,26 @@ exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/t
 		"ROUNDCUBE_IMAP_HOST": "dovecot:1143",
 		"ROUNDCUBE_DES_KEY":   "integration-des-key-0123456789ab",
 	}
-	rc := func() string {
-		c := start(t, rcImage, network.WithNetwork(nil, nw), testcontainers.WithEnv(env),
-			testcontainers.WithExposedPorts("8080/tcp"),
-			testcontainers.WithWaitStrategy(wait.ForHTTP("/").WithPort("8080/tcp").WithStartupTimeout(2*time.Minute)))
-		return "http://" + endpoint(t, c, "8080/tcp")
+	// Both replicas start at once, as a Deployment's do: creating the
+	// schema must serialise itself (statex-initdb.php's advisory lock).
+	var wg sync.WaitGroup
+	ctrs := make([]*testcontainers.DockerContainer, 2)
+	errs := make([]error, 2)
+	for i := range ctrs {
+		wg.Go(func() {
+			ctrs[i], errs[i] = testcontainers.Run(ctx, rcImage, network.WithNetwork(nil, nw), testcontainers.WithEnv(env),
+				testcontainers.WithExposedPorts("8080/tcp"),
+				testcontainers.WithWaitStrategy(wait.ForHTTP("/").WithPort("8080/tcp").WithStartupTimeout(2*time.Minute)))
+		})
 	}
-	first := rc() // creates the schema
-	second := rc()
+	wg.Wait()
+	for i, c := range ctrs {
+		testcontainers.CleanupContainer(t, c)
+		if errs[i] != nil {
+			t.Fatalf("start Roundcube replica %d: %v", i, errs[i])
+		}
+	}
+	first, second := "http://"+endpoint(t, ctrs[0], "8080/tcp"), "http://"+endpoint(t, ctrs[1], "8080/tcp")
 	w := check.NewWebmailClient()
 	if _, err := w.Token(ctx, first); err != nil {
 		t.Fatalf("Token: %v", err)
