@@ -161,7 +161,9 @@ func parseBool11(s string) (bool, bool) {
 
 const hexDigits = "0123456789abcdef"
 
-func appendJSONString(buf []byte, s string) []byte {
+// appendJSONString takes the fast path's byte slices as well as node
+// values, so neither has to be converted.
+func appendJSONString[T string | []byte](buf []byte, s T) []byte {
 	buf = append(buf, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -188,7 +190,7 @@ func appendJSONString(buf []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && size == 1 {
 			buf = append(buf, s[start:i]...)
 			buf = append(buf, `\ufffd`...)

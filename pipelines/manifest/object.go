@@ -42,18 +42,26 @@ type Object struct {
 }
 
 // docSource keeps a document's bytes, not its parse tree: trees are large
-// and pointer-heavy, and only objects with findings need one, so it is
-// parsed again on first use.
+// and pointer-heavy, and only objects with findings need positions, so the
+// document is parsed again on first use — by the fast path into a
+// position index when it took the document, else by yaml.v3.
 type docSource struct {
 	data     []byte
-	lineBase int // lines before data in its file
-	item     int // index in a List's items, or -1
+	lineBase int  // lines before data in its file
+	item     int  // index in a List's items, or -1
+	fast     bool // the fast path took it: index it that way too
 	once     sync.Once
 	root     *yaml.Node
+	index    posIndex
 }
 
-func (d *docSource) node() *yaml.Node {
+func (d *docSource) positions() (posIndex, *yaml.Node) {
 	d.once.Do(func() {
+		if d.fast {
+			if d.index = fastIndex(d.data); d.index != nil {
+				return
+			}
+		}
 		var doc yaml.Node
 		if yaml.Unmarshal(d.data, &doc) != nil || len(doc.Content) == 0 {
 			return
@@ -68,7 +76,7 @@ func (d *docSource) node() *yaml.Node {
 			d.root = items.Content[d.item]
 		}
 	})
-	return d.root
+	return d.index, d.root
 }
 
 // Ref is a short human name for the object: Kind/namespace/name.
@@ -95,7 +103,11 @@ func (o *Object) LineOf(path string) int {
 	if o.src == nil {
 		return o.Line
 	}
-	root := o.src.node()
+	ix, root := o.src.positions()
+	if ix != nil {
+		line, _ := ix.resolve(0, splitPath(path), int(ix[0].line), 0)
+		return line + o.src.lineBase
+	}
 	if root == nil {
 		return o.Line
 	}
@@ -273,6 +285,17 @@ func isDocumentMarker(line []byte) bool {
 }
 
 func parseChunk(file string, data []byte, lineBase int) ([]*Object, []*SyntaxError) {
+	if !bytes.Contains(data, []byte("\n...")) && !bytes.HasPrefix(data, []byte("...")) {
+		if o, ok := fastObject(file, data, lineBase); ok {
+			return []*Object{o}, nil
+		}
+	}
+	return parseChunkTree(file, data, lineBase)
+}
+
+// parseChunkTree parses a chunk through yaml.v3's node tree: any YAML, with
+// its errors, Lists and documents ended by "...".
+func parseChunkTree(file string, data []byte, lineBase int) ([]*Object, []*SyntaxError) {
 	var objs []*Object
 	var errs []*SyntaxError
 	var docs []*yaml.Node

@@ -19,10 +19,13 @@ func generatedSet(n int) ([]byte, Options) {
 	if err != nil {
 		panic(err)
 	}
+	objs, errs := manifest.ParseDocuments("statefulset.yaml", base)
+	if len(errs) > 0 || len(objs) == 0 {
+		panic(fmt.Sprint("testdata/clean/statefulset.yaml: ", errs))
+	}
 	var buf bytes.Buffer
 	opts := Options{DefaultNamespace: "demo"}
-	objsPerApp := bytes.Count(base, []byte("\nkind: ")) + 1
-	for app := 0; app*objsPerApp < n; app++ {
+	for app := 0; app*len(objs) < n; app++ {
 		name := fmt.Sprintf("app%05d", app)
 		buf.Write(bytes.ReplaceAll(base, []byte("demo"), []byte(name)))
 		buf.WriteString("\n---\n")
