@@ -68,17 +68,17 @@ type Report struct {
 // HasFailures reports whether any check failed.
 func (r *Report) HasFailures() bool { return r.Failed > 0 }
 
-// steps records a check's steps. A required step (do) that fails blocks
-// the steps after it (they build on it); an independent step (test) that
-// fails does not; cleanup steps (always) run whatever happened.
-type steps struct {
+// Steps records a check's (or a drill's) steps. A required step (Do) that
+// fails blocks the steps after it (they build on it); an independent step
+// (Test) that fails does not; cleanup steps (Always) run whatever happened.
+type Steps struct {
 	list    []Step
 	failed  bool
 	blocked bool
 }
 
-// do runs a step the following steps depend on.
-func (s *steps) do(name string, fn func() (string, error)) bool {
+// Do runs a step the following steps depend on.
+func (s *Steps) Do(name string, fn func() (string, error)) bool {
 	if s.blocked {
 		s.list = append(s.list, Step{Name: name, Verdict: Skipped, Error: "an earlier step failed"})
 		return false
@@ -88,8 +88,8 @@ func (s *steps) do(name string, fn func() (string, error)) bool {
 	return ok
 }
 
-// test runs a step nothing else depends on.
-func (s *steps) test(name string, fn func() (string, error)) bool {
+// Test runs a step nothing else depends on.
+func (s *Steps) Test(name string, fn func() (string, error)) bool {
 	if s.blocked {
 		s.list = append(s.list, Step{Name: name, Verdict: Skipped, Error: "an earlier step failed"})
 		return false
@@ -97,15 +97,15 @@ func (s *steps) test(name string, fn func() (string, error)) bool {
 	return s.run(name, fn)
 }
 
-// always runs a step whatever happened before (cleanup).
-func (s *steps) always(name string, fn func() (string, error)) bool {
+// Always runs a step whatever happened before (cleanup).
+func (s *Steps) Always(name string, fn func() (string, error)) bool {
 	return s.run(name, fn)
 }
 
-func (s *steps) run(name string, fn func() (string, error)) bool {
+func (s *Steps) run(name string, fn func() (string, error)) bool {
 	start := time.Now()
 	ev, err := fn()
-	st := Step{Name: name, Verdict: Pass, Evidence: ev, Seconds: seconds(time.Since(start))}
+	st := Step{Name: name, Verdict: Pass, Evidence: ev, Seconds: Seconds(time.Since(start))}
 	if err != nil {
 		st.Verdict, st.Error = Fail, err.Error()
 		s.failed = true
@@ -114,15 +114,20 @@ func (s *steps) run(name string, fn func() (string, error)) bool {
 	return err == nil
 }
 
-func (s *steps) result(service string, start time.Time) Result {
-	r := Result{Service: service, Verdict: Pass, Steps: s.list, Seconds: seconds(time.Since(start))}
+// Failed reports whether a step has failed so far.
+func (s *Steps) Failed() bool { return s.failed }
+
+// Finish is the result: FAIL if any step failed.
+func (s *Steps) Finish(service string, start time.Time) Result {
+	r := Result{Service: service, Verdict: Pass, Steps: s.list, Seconds: Seconds(time.Since(start))}
 	if s.failed {
 		r.Verdict = Fail
 	}
 	return r
 }
 
-func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
+// Seconds is a duration as reports give it: seconds, to the millisecond.
+func Seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
 
 // NewRunID is unique test data per run: names of rows, keys, queues, objects
 // and mailboxes carry it, so runs never collide and cleanup finds them.
@@ -132,9 +137,9 @@ func NewRunID() string {
 	return time.Now().UTC().Format("20060102t150405") + "-" + hex.EncodeToString(b)
 }
 
-// poll retries fn every interval until it succeeds or timeout passes; the
+// Poll retries fn every interval until it succeeds or timeout passes; the
 // last error explains a timeout.
-func poll(ctx context.Context, timeout, interval time.Duration, fn func() error) error {
+func Poll(ctx context.Context, timeout, interval time.Duration, fn func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {

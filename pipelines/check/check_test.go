@@ -8,14 +8,14 @@ import (
 )
 
 func TestStepsBlockAndCleanup(t *testing.T) {
-	var s steps
-	s.do("connect", func() (string, error) { return "ok", nil })
-	s.test("independent fails", func() (string, error) { return "", errors.New("boom") })
-	s.test("independent runs", func() (string, error) { return "ran", nil })
-	s.do("required fails", func() (string, error) { return "", errors.New("down") })
+	var s Steps
+	s.Do("connect", func() (string, error) { return "ok", nil })
+	s.Test("independent fails", func() (string, error) { return "", errors.New("boom") })
+	s.Test("independent runs", func() (string, error) { return "ran", nil })
+	s.Do("required fails", func() (string, error) { return "", errors.New("down") })
 	ran := false
-	s.do("dependent", func() (string, error) { ran = true; return "", nil })
-	s.always("cleanup", func() (string, error) { return "cleaned", nil })
+	s.Do("dependent", func() (string, error) { ran = true; return "", nil })
+	s.Always("cleanup", func() (string, error) { return "cleaned", nil })
 	if ran {
 		t.Error("a step after a failed required step ran")
 	}
@@ -27,7 +27,7 @@ func TestStepsBlockAndCleanup(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("steps:\n got %s\nwant %s", strings.Join(got, " "), want)
 	}
-	if r := s.result("x", time.Now()); r.Verdict != Fail {
+	if r := s.Finish("x", time.Now()); r.Verdict != Fail {
 		t.Errorf("verdict %s, want FAIL", r.Verdict)
 	}
 }

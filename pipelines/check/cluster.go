@@ -83,7 +83,12 @@ func (c *Cluster) Forward(ctx context.Context, pod string, port int) (string, er
 		return "", err
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- fw.ForwardPorts() }()
+	done := make(chan struct{})
+	go func() {
+		err := fw.ForwardPorts()
+		close(done)
+		errc <- err
+	}()
 	select {
 	case <-ready:
 	case err := <-errc:
@@ -105,7 +110,30 @@ func (c *Cluster) Forward(ctx context.Context, pod string, port int) (string, er
 		return old.addr, nil
 	}
 	c.forwards[key] = f
+	// A forward whose connection died (its pod was deleted) leaves the
+	// cache, so the next Forward reaches the pod now bearing the name.
+	go func() {
+		<-done
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.forwards[key] == f {
+			delete(c.forwards, key)
+		}
+	}()
 	return f.addr, nil
+}
+
+// Forget stops the forwards to pod: after a pod is replaced, the next
+// Forward reaches the new one even if the old connection has not noticed.
+func (c *Cluster) Forget(pod string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, f := range c.forwards {
+		if strings.HasPrefix(k, pod+":") {
+			close(f.stop)
+			delete(c.forwards, k)
+		}
+	}
 }
 
 // ServicePods are the ready pods behind a Service, from its EndpointSlices:

@@ -13,10 +13,10 @@ import (
 
 func checkElasticsearch(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s steps
+	var s Steps
 	c := e.Cluster
 	var base, password string
-	s.do("connect to the REST API", func() (string, error) {
+	s.Do("connect to the REST API", func() (string, error) {
 		var err error
 		if password, err = c.Secret(ctx, "elasticsearch-credentials", "elastic-password"); err != nil {
 			return "", err
@@ -32,7 +32,7 @@ func checkElasticsearch(ctx context.Context, e *Env) Result {
 	es := func(method, path, body string, into any) error {
 		return jsonRequest(ctx, method, base+path, "elastic", password, body, into)
 	}
-	s.do("cluster health green with 3 nodes", func() (string, error) {
+	s.Do("cluster health green with 3 nodes", func() (string, error) {
 		var h struct {
 			Status string `json:"status"`
 			Nodes  int    `json:"number_of_nodes"`
@@ -46,7 +46,7 @@ func checkElasticsearch(ctx context.Context, e *Env) Result {
 		return "green, 3 nodes", nil
 	})
 	index := "statex-check-" + e.RunID
-	s.do("index a document and find it by search", func() (string, error) {
+	s.Do("index a document and find it by search", func() (string, error) {
 		if err := es(http.MethodPut, "/"+index+"/_doc/1?refresh=wait_for", `{"marker":"`+e.RunID+`"}`, nil); err != nil {
 			return "", err
 		}
@@ -65,11 +65,11 @@ func checkElasticsearch(ctx context.Context, e *Env) Result {
 		}
 		return "1 hit", nil
 	})
-	s.always("delete the index", func() (string, error) {
+	s.Always("delete the index", func() (string, error) {
 		if base == "" {
 			return "nothing created", nil
 		}
 		return "deleted " + index, es(http.MethodDelete, "/"+index, "", nil)
 	})
-	return s.result("elasticsearch", start)
+	return s.Finish("elasticsearch", start)
 }

@@ -13,11 +13,11 @@ import (
 
 func checkGrafana(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s steps
+	var s Steps
 	c := e.Cluster
 	var pods []string
 	var password string
-	s.do("find the replicas", func() (string, error) {
+	s.Do("find the replicas", func() (string, error) {
 		var err error
 		if password, err = c.Secret(ctx, "grafana-credentials", "admin-password"); err != nil {
 			return "", err
@@ -29,7 +29,7 @@ func checkGrafana(ctx context.Context, e *Env) Result {
 		return strings.Join(pods, ", "), err
 	})
 	for _, pod := range pods {
-		s.test("/api/health on "+pod, func() (string, error) {
+		s.Test("/api/health on "+pod, func() (string, error) {
 			fwd, err := c.Forward(ctx, pod, 3000)
 			if err != nil {
 				return "", err
@@ -47,7 +47,7 @@ func checkGrafana(ctx context.Context, e *Env) Result {
 			return "database ok, version " + h.Version, nil
 		})
 	}
-	s.test("every datasource answers its health check", func() (string, error) {
+	s.Test("every datasource answers its health check", func() (string, error) {
 		fwd, err := c.Forward(ctx, pods[0], 3000)
 		if err != nil {
 			return "", err
@@ -78,5 +78,5 @@ func checkGrafana(ctx context.Context, e *Env) Result {
 		}
 		return strings.Join(ok, ", ") + " OK", nil
 	})
-	return s.result("grafana", start)
+	return s.Finish("grafana", start)
 }

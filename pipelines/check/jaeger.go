@@ -18,9 +18,9 @@ import (
 
 func checkJaeger(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s steps
+	var s Steps
 	var otlp, query string
-	s.do("connect to OTLP/HTTP and the query API", func() (string, error) {
+	s.Do("connect to OTLP/HTTP and the query API", func() (string, error) {
 		pods, err := e.Cluster.ServicePods(ctx, "jaeger")
 		if err != nil {
 			return "", err
@@ -32,15 +32,15 @@ func checkJaeger(ctx context.Context, e *Env) Result {
 		return pods[0], err
 	})
 	var traceID string
-	s.do("send a span over OTLP/HTTP", func() (string, error) {
+	s.Do("send a span over OTLP/HTTP", func() (string, error) {
 		var err error
 		traceID, err = SendSpan(ctx, otlp, "statex-check", "check-"+e.RunID)
 		return "trace " + traceID, err
 	})
-	s.do("find the trace by ID through the query API", func() (string, error) {
+	s.Do("find the trace by ID through the query API", func() (string, error) {
 		return FindTrace(ctx, "http://"+query, traceID, "check-"+e.RunID, 30*time.Second)
 	})
-	return s.result("jaeger", start)
+	return s.Finish("jaeger", start)
 }
 
 // SendSpan exports one span with the OpenTelemetry SDK's OTLP/HTTP exporter
@@ -67,7 +67,7 @@ func SendSpan(ctx context.Context, endpoint, service, name string) (string, erro
 func FindTrace(ctx context.Context, base, traceID, spanName string, timeout time.Duration) (string, error) {
 	began := time.Now()
 	var names []string
-	err := poll(ctx, timeout, 500*time.Millisecond, func() error {
+	err := Poll(ctx, timeout, 500*time.Millisecond, func() error {
 		var r struct {
 			Data []struct {
 				Spans []struct {

@@ -13,9 +13,9 @@ import (
 
 func checkLoki(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s steps
+	var s Steps
 	var base string
-	s.do("connect to the HTTP API", func() (string, error) {
+	s.Do("connect to the HTTP API", func() (string, error) {
 		pods, err := e.Cluster.ServicePods(ctx, "loki")
 		if err != nil {
 			return "", err
@@ -25,16 +25,16 @@ func checkLoki(ctx context.Context, e *Env) Result {
 		return pods[0], err
 	})
 	line := "statex check " + e.RunID
-	s.do("push a log line", func() (string, error) {
+	s.Do("push a log line", func() (string, error) {
 		ts := strconv.FormatInt(time.Now().UnixNano(), 10)
 		body := `{"streams":[{"stream":{"job":"statex-check"},"values":[["` + ts + `","` + line + `"]]}]}`
 		return "pushed", jsonRequest(ctx, http.MethodPost, base+"/loki/api/v1/push", "", "", body, nil)
 	})
-	s.do("query it back", func() (string, error) {
+	s.Do("query it back", func() (string, error) {
 		q := url.Values{"query": {`{job="statex-check"} |= "` + e.RunID + `"`}, "limit": {"10"},
 			"start": {strconv.FormatInt(time.Now().Add(-10*time.Minute).UnixNano(), 10)}}
 		var found int
-		err := poll(ctx, 30*time.Second, time.Second, func() error {
+		err := Poll(ctx, 30*time.Second, time.Second, func() error {
 			var r struct {
 				Data struct {
 					Result []struct {
@@ -56,5 +56,5 @@ func checkLoki(ctx context.Context, e *Env) Result {
 		})
 		return fmt.Sprintf("%d line found", found), err
 	})
-	return s.result("loki", start)
+	return s.Finish("loki", start)
 }

@@ -32,20 +32,20 @@ const (
 
 func checkMail(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s steps
+	var s Steps
 	c := e.Cluster
 	local := "check-" + strings.ReplaceAll(e.RunID, "t", "")
 	addr := local + "@" + mailDomain
 	password := "Pw-" + e.RunID
 	msgID := "<" + e.RunID + "@check.statex>"
 	var adminPod string
-	s.do("create a mailbox through Postfixadmin", func() (string, error) {
+	s.Do("create a mailbox through Postfixadmin", func() (string, error) {
 		var err error
 		adminPod, err = createMailbox(ctx, c, addr, password)
 		return addr + " on " + adminPod, err
 	})
 	var postfixPods, dovecotPods []string
-	s.do("find the Postfix and Dovecot replicas", func() (string, error) {
+	s.Do("find the Postfix and Dovecot replicas", func() (string, error) {
 		var err error
 		if postfixPods, err = c.ServicePods(ctx, "postfix"); err != nil {
 			return "", err
@@ -59,7 +59,7 @@ func checkMail(ctx context.Context, e *Env) Result {
 		return strings.Join(append(slices.Clone(postfixPods), dovecotPods...), ", "), nil
 	})
 	for _, pod := range postfixPods {
-		s.test("relay to an outside domain without auth is refused on "+pod, func() (string, error) {
+		s.Test("relay to an outside domain without auth is refused on "+pod, func() (string, error) {
 			fwd, err := c.Forward(ctx, pod, 25)
 			if err != nil {
 				return "", err
@@ -67,7 +67,7 @@ func checkMail(ctx context.Context, e *Env) Result {
 			return RcptRefused(fwd, "probe@example.org", "someone@example.net")
 		})
 	}
-	s.do("submit on 587 with STARTTLS and AUTH", func() (string, error) {
+	s.Do("submit on 587 with STARTTLS and AUTH", func() (string, error) {
 		fwd, err := c.Forward(ctx, postfixPods[0], 587)
 		if err != nil {
 			return "", err
@@ -76,7 +76,7 @@ func checkMail(ctx context.Context, e *Env) Result {
 		return postfixPods[0] + ": " + ev, err
 	})
 	for _, pod := range dovecotPods {
-		s.test("IMAP on "+pod+" finds the message by Message-ID", func() (string, error) {
+		s.Test("IMAP on "+pod+" finds the message by Message-ID", func() (string, error) {
 			fwd, err := c.Forward(ctx, pod, 1143)
 			if err != nil {
 				return "", err
@@ -85,14 +85,14 @@ func checkMail(ctx context.Context, e *Env) Result {
 		})
 	}
 	deleted := false
-	s.do("delete the mailbox (and its mail)", func() (string, error) {
+	s.Do("delete the mailbox (and its mail)", func() (string, error) {
 		if err := deleteMailbox(ctx, c, adminPod, addr); err != nil {
 			return "", err
 		}
 		deleted = true
 		return addr + " deleted", nil
 	})
-	s.do("delivery to the deleted mailbox is refused with 5xx", func() (string, error) {
+	s.Do("delivery to the deleted mailbox is refused with 5xx", func() (string, error) {
 		fwd, err := c.Forward(ctx, postfixPods[0], 25)
 		if err != nil {
 			return "", err
@@ -101,19 +101,19 @@ func checkMail(ctx context.Context, e *Env) Result {
 		var ev string
 		// Postfix's proxymap may keep the table connection's answer for
 		// a moment; a bounded retry avoids a flake, a stale 250 fails.
-		err = poll(ctx, 20*time.Second, time.Second, func() error {
+		err = Poll(ctx, 20*time.Second, time.Second, func() error {
 			ev, last = RcptRefused(fwd, "probe@example.org", addr)
 			return last
 		})
 		return ev, err
 	})
-	s.always("clean up", func() (string, error) {
+	s.Always("clean up", func() (string, error) {
 		if deleted || adminPod == "" {
 			return "nothing left", nil
 		}
 		return addr + " deleted", deleteMailbox(ctx, c, adminPod, addr)
 	})
-	return s.result("mail", start)
+	return s.Finish("mail", start)
 }
 
 // insecureTLS accepts the per-pod self-signed certificates (see above).
@@ -229,7 +229,7 @@ func tlsVersion(v uint16) string {
 func FindByMessageID(ctx context.Context, addr string, tlsConfig *tls.Config, user, password, msgID string, timeout time.Duration) (string, error) {
 	began := time.Now()
 	var found uint32
-	err := poll(ctx, timeout, time.Second, func() error {
+	err := Poll(ctx, timeout, time.Second, func() error {
 		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 		if err != nil {
 			return err

@@ -22,10 +22,10 @@ import (
 
 func checkMinIO(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s steps
+	var s Steps
 	c := e.Cluster
 	var user, password, pod string
-	s.do("read the credentials", func() (string, error) {
+	s.Do("read the credentials", func() (string, error) {
 		var err error
 		if user, err = c.Secret(ctx, "minio-credentials", "root-user"); err != nil {
 			return "", err
@@ -33,7 +33,7 @@ func checkMinIO(ctx context.Context, e *Env) Result {
 		password, err = c.Secret(ctx, "minio-credentials", "root-password")
 		return "secret minio-credentials", err
 	})
-	s.do("4 servers live, cluster has write quorum", func() (string, error) {
+	s.Do("4 servers live, cluster has write quorum", func() (string, error) {
 		pods, err := c.Pods(ctx, "minio")
 		if err != nil {
 			return "", err
@@ -54,7 +54,7 @@ func checkMinIO(ctx context.Context, e *Env) Result {
 	})
 	bucket := "statex-check-" + e.RunID
 	var mc *minio.Client
-	s.do("connect with the S3 API", func() (string, error) {
+	s.Do("connect with the S3 API", func() (string, error) {
 		addr, err := c.Forward(ctx, pod, 9000)
 		if err != nil {
 			return "", err
@@ -65,13 +65,13 @@ func checkMinIO(ctx context.Context, e *Env) Result {
 		}
 		return "endpoint " + pod, mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{})
 	})
-	s.do("put, stat and get an object; SHA-256 matches", func() (string, error) {
+	s.Do("put, stat and get an object; SHA-256 matches", func() (string, error) {
 		return S3RoundTrip(ctx, mc, bucket, "small", 64<<10, 0)
 	})
-	s.do("multipart upload (3 parts) read back intact", func() (string, error) {
+	s.Do("multipart upload (3 parts) read back intact", func() (string, error) {
 		return S3RoundTrip(ctx, mc, bucket, "multipart", 12<<20, 5<<20)
 	})
-	s.do("list the bucket", func() (string, error) {
+	s.Do("list the bucket", func() (string, error) {
 		var keys []string
 		for o := range mc.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
 			if o.Err != nil {
@@ -84,7 +84,7 @@ func checkMinIO(ctx context.Context, e *Env) Result {
 		}
 		return "2 objects: " + strings.Join(keys, ", "), nil
 	})
-	s.always("remove the objects and the bucket", func() (string, error) {
+	s.Always("remove the objects and the bucket", func() (string, error) {
 		if mc == nil {
 			return "nothing written", nil
 		}
@@ -95,7 +95,7 @@ func checkMinIO(ctx context.Context, e *Env) Result {
 		}
 		return "removed " + bucket, mc.RemoveBucket(ctx, bucket)
 	})
-	return s.result("minio", start)
+	return s.Finish("minio", start)
 }
 
 // MinIOHealth wants every server's liveness endpoint to answer and the

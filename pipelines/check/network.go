@@ -40,11 +40,11 @@ wait`
 
 func checkNetworkPolicy(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s steps
+	var s Steps
 	c := e.Cluster
 	var image string
 	var uid int64
-	s.do("find the probe image", func() (string, error) {
+	s.Do("find the probe image", func() (string, error) {
 		pods, err := c.Pods(ctx, "redis")
 		if err != nil {
 			return "", err
@@ -69,7 +69,7 @@ func checkNetworkPolicy(ctx context.Context, e *Env) Result {
 		"denied":  {},
 	}
 	names := map[string]string{}
-	s.do("start an allowed and a denied probe pod", func() (string, error) {
+	s.Do("start an allowed and a denied probe pod", func() (string, error) {
 		for kind, extra := range probes {
 			labels := map[string]string{"statex.io/check-probe": kind, "app.kubernetes.io/part-of": "statex", "app.kubernetes.io/component": "check-probe"}
 			for k, v := range extra {
@@ -90,7 +90,7 @@ func checkNetworkPolicy(ctx context.Context, e *Env) Result {
 		return names["allowed"] + ", " + names["denied"], nil
 	})
 	results := map[string]map[string]string{}
-	s.do("probes finish", func() (string, error) {
+	s.Do("probes finish", func() (string, error) {
 		for kind, name := range names {
 			out, err := c.waitPodLog(ctx, name, 2*time.Minute)
 			if err != nil {
@@ -105,13 +105,13 @@ func checkNetworkPolicy(ctx context.Context, e *Env) Result {
 		}
 		return "both probes reported", nil
 	})
-	s.test("the allowed client reaches PostgreSQL, Redis and RabbitMQ", func() (string, error) {
+	s.Test("the allowed client reaches PostgreSQL, Redis and RabbitMQ", func() (string, error) {
 		return judgeProbe(results["allowed"], "open")
 	})
-	s.test("a pod no policy allows reaches none of them", func() (string, error) {
+	s.Test("a pod no policy allows reaches none of them", func() (string, error) {
 		return judgeProbe(results["denied"], "closed")
 	})
-	s.always("delete the probe pods", func() (string, error) {
+	s.Always("delete the probe pods", func() (string, error) {
 		var gone []string
 		for _, name := range names {
 			if err := c.CS.CoreV1().Pods(c.Namespace).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -121,7 +121,7 @@ func checkNetworkPolicy(ctx context.Context, e *Env) Result {
 		}
 		return fmt.Sprintf("%d deleted", len(gone)), nil
 	})
-	return s.result("networkpolicy", start)
+	return s.Finish("networkpolicy", start)
 }
 
 func judgeProbe(got map[string]string, want string) (string, error) {
@@ -164,7 +164,7 @@ func probePod(name, image string, uid int64, labels map[string]string, attempts 
 
 // waitPodLog waits for a pod to finish and returns its log.
 func (c *Cluster) waitPodLog(ctx context.Context, name string, timeout time.Duration) (string, error) {
-	err := poll(ctx, timeout, time.Second, func() error {
+	err := Poll(ctx, timeout, time.Second, func() error {
 		p, err := c.CS.CoreV1().Pods(c.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err

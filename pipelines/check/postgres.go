@@ -22,17 +22,17 @@ const pgCheckTable = "statex_check"
 
 func checkPostgres(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s steps
+	var s Steps
 	c := e.Cluster
 	var password, primary string
 	var replicas []string
-	s.do("read the superuser credentials", func() (string, error) {
+	s.Do("read the superuser credentials", func() (string, error) {
 		var err error
 		password, err = c.Secret(ctx, "postgres-credentials", "superuser-password")
 		return "secret postgres-credentials", err
 	})
 
-	s.do("patroni reports a leader and 2 streaming members, one synchronous", func() (string, error) {
+	s.Do("patroni reports a leader and 2 streaming members, one synchronous", func() (string, error) {
 		pods, err := c.ServicePods(ctx, "postgres-headless")
 		if err != nil {
 			return "", err
@@ -58,7 +58,7 @@ func checkPostgres(ctx context.Context, e *Env) Result {
 	}
 	var lsn, marker string
 	marker = "check-" + e.RunID
-	s.do("write a unique row through the client Service", func() (string, error) {
+	s.Do("write a unique row through the client Service", func() (string, error) {
 		pods, err := c.ServicePods(ctx, "postgres")
 		if err != nil {
 			return "", err
@@ -75,7 +75,7 @@ func checkPostgres(ctx context.Context, e *Env) Result {
 		return fmt.Sprintf("row %s on %s at LSN %s", marker, pods[0], lsn), err
 	})
 	for _, pod := range replicas {
-		s.do("read the row on replica "+pod, func() (string, error) {
+		s.Do("read the row on replica "+pod, func() (string, error) {
 			conn, err := connect(pod)
 			if err != nil {
 				return "", err
@@ -84,7 +84,7 @@ func checkPostgres(ctx context.Context, e *Env) Result {
 			return ReadMarkerAfter(ctx, conn, marker, lsn, 30*time.Second)
 		})
 	}
-	s.do("pg_stat_replication: 2 streaming, lag under "+maxReplicationLag.String(), func() (string, error) {
+	s.Do("pg_stat_replication: 2 streaming, lag under "+maxReplicationLag.String(), func() (string, error) {
 		conn, err := connect(primary)
 		if err != nil {
 			return "", err
@@ -92,7 +92,7 @@ func checkPostgres(ctx context.Context, e *Env) Result {
 		defer conn.Close(ctx)
 		return ReplicationStatus(ctx, conn, 2, maxReplicationLag)
 	})
-	s.always("clean up the row", func() (string, error) {
+	s.Always("clean up the row", func() (string, error) {
 		if primary == "" || lsn == "" {
 			return "nothing written", nil
 		}
@@ -104,7 +104,7 @@ func checkPostgres(ctx context.Context, e *Env) Result {
 		tag, err := conn.Exec(ctx, "DELETE FROM "+pgCheckTable+" WHERE id = $1", marker)
 		return fmt.Sprintf("%d row deleted", tag.RowsAffected()), err
 	})
-	return s.result("postgres", start)
+	return s.Finish("postgres", start)
 }
 
 type patroniCluster struct {
@@ -186,7 +186,7 @@ func WriteMarker(ctx context.Context, conn *pgx.Conn, marker string) (string, er
 func ReadMarkerAfter(ctx context.Context, conn *pgx.Conn, marker, lsn string, timeout time.Duration) (string, error) {
 	start := time.Now()
 	var replayed string
-	err := poll(ctx, timeout, 200*time.Millisecond, func() error {
+	err := Poll(ctx, timeout, 200*time.Millisecond, func() error {
 		var passed bool
 		if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= $1::pg_lsn, pg_last_wal_replay_lsn()::text", lsn).Scan(&passed, &replayed); err != nil {
 			return err

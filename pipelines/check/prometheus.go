@@ -17,9 +17,9 @@ import (
 
 func checkPrometheus(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s steps
+	var s Steps
 	var base string
-	s.do("connect to the HTTP API", func() (string, error) {
+	s.Do("connect to the HTTP API", func() (string, error) {
 		pods, err := e.Cluster.ServicePods(ctx, "prometheus")
 		if err != nil {
 			return "", err
@@ -28,20 +28,20 @@ func checkPrometheus(ctx context.Context, e *Env) Result {
 		base = "http://" + addr
 		return pods[0], err
 	})
-	s.test("every expected scrape target is up", func() (string, error) {
+	s.Test("every expected scrape target is up", func() (string, error) {
 		targets, err := PromTargets(ctx, base)
 		if err != nil {
 			return "", err
 		}
 		return JudgeTargets(targets, e.Unavailable)
 	})
-	s.test("every rule group loaded, no rule failing", func() (string, error) {
+	s.Test("every rule group loaded, no rule failing", func() (string, error) {
 		return PromRules(ctx, base)
 	})
-	s.test("instant query `up` answers", func() (string, error) {
+	s.Test("instant query `up` answers", func() (string, error) {
 		return PromQueryUp(ctx, base)
 	})
-	return s.result("prometheus", start)
+	return s.Finish("prometheus", start)
 }
 
 // PromTargets lists the active scrape targets.

@@ -16,15 +16,15 @@ import (
 
 func checkRabbitMQ(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s steps
+	var s Steps
 	c := e.Cluster
 	var password, pod string
-	s.do("read the credentials", func() (string, error) {
+	s.Do("read the credentials", func() (string, error) {
 		var err error
 		password, err = c.Secret(ctx, "rabbitmq-credentials", "admin-password")
 		return "secret rabbitmq-credentials (user admin)", err
 	})
-	s.do("3 running cluster nodes, no partition, no alarm", func() (string, error) {
+	s.Do("3 running cluster nodes, no partition, no alarm", func() (string, error) {
 		pods, err := c.ServicePods(ctx, "rabbitmq")
 		if err != nil {
 			return "", err
@@ -38,7 +38,7 @@ func checkRabbitMQ(ctx context.Context, e *Env) Result {
 	})
 	queue := "statex-check-" + e.RunID
 	var conn *amqp.Connection
-	s.do("connect with AMQP 0-9-1 through the client Service", func() (string, error) {
+	s.Do("connect with AMQP 0-9-1 through the client Service", func() (string, error) {
 		addr, err := c.Forward(ctx, pod, 5672)
 		if err != nil {
 			return "", err
@@ -49,23 +49,23 @@ func checkRabbitMQ(ctx context.Context, e *Env) Result {
 		}
 		return "connected to " + pod, nil
 	})
-	s.do("declare a quorum queue with a dead-letter queue", func() (string, error) {
+	s.Do("declare a quorum queue with a dead-letter queue", func() (string, error) {
 		return DeclareWithDLQ(conn, queue)
 	})
-	s.do("the quorum queue has 3 members", func() (string, error) {
+	s.Do("the quorum queue has 3 members", func() (string, error) {
 		out, err := c.Exec(ctx, pod, "rabbitmq", "rabbitmq-queues", "-q", "quorum_status", queue, "--formatter", "json")
 		if err != nil {
 			return "", err
 		}
 		return JudgeQuorumMembers(out, 3)
 	})
-	s.do("publish with confirms, consume and ack", func() (string, error) {
+	s.Do("publish with confirms, consume and ack", func() (string, error) {
 		return PublishConsume(ctx, conn, queue, "hello-"+e.RunID)
 	})
-	s.do("a rejected message lands in the dead-letter queue with x-death", func() (string, error) {
+	s.Do("a rejected message lands in the dead-letter queue with x-death", func() (string, error) {
 		return RejectToDLQ(ctx, conn, queue, "reject-"+e.RunID)
 	})
-	s.always("delete the queues", func() (string, error) {
+	s.Always("delete the queues", func() (string, error) {
 		if conn == nil {
 			return "nothing declared", nil
 		}
@@ -82,7 +82,7 @@ func checkRabbitMQ(ctx context.Context, e *Env) Result {
 		}
 		return "deleted " + queue + " and " + queue + ".dlq", nil
 	})
-	return s.result("rabbitmq", start)
+	return s.Finish("rabbitmq", start)
 }
 
 // JudgeRabbitCluster reads `rabbitmqctl cluster_status --formatter json`.
@@ -249,7 +249,7 @@ func publishConfirmed(ctx context.Context, ch *amqp.Channel, queue, body string)
 // at once, but a bounded retry keeps a slow replica from flaking the check.
 func getOne(ctx context.Context, ch *amqp.Channel, queue string) (amqp.Delivery, error) {
 	var d amqp.Delivery
-	err := poll(ctx, 10*time.Second, 100*time.Millisecond, func() error {
+	err := Poll(ctx, 10*time.Second, 100*time.Millisecond, func() error {
 		got, ok, err := ch.Get(queue, false)
 		if err != nil {
 			return err

@@ -15,7 +15,8 @@ import (
 // (found through Sentinel) is acknowledged by both replicas (WAIT 2) and
 // read back through a Sentinel-aware client on a replica.
 
-const redisMasterName = "statex"
+// RedisMasterName is the master name Sentinel monitors (manifests/base/redis).
+const RedisMasterName = "statex"
 
 // go-redis logs every Sentinel master switch to stderr; a check's evidence
 // says what matters, so its log is dropped.
@@ -27,16 +28,16 @@ func init() { redis.SetLogger(quietRedisLog{}) }
 
 func checkRedis(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s steps
+	var s Steps
 	c := e.Cluster
 	var password string
 	var sentinels []string
-	s.do("read the credentials", func() (string, error) {
+	s.Do("read the credentials", func() (string, error) {
 		var err error
 		password, err = c.Secret(ctx, "redis-credentials", "password")
 		return "secret redis-credentials", err
 	})
-	s.do("every Sentinel names the same master", func() (string, error) {
+	s.Do("every Sentinel names the same master", func() (string, error) {
 		pods, err := c.Pods(ctx, "redis")
 		if err != nil {
 			return "", err
@@ -54,27 +55,27 @@ func checkRedis(ctx context.Context, e *Env) Result {
 				sc.Close()
 			}
 		}()
-		return SentinelsAgree(ctx, clients, redisMasterName, 3)
+		return SentinelsAgree(ctx, clients, RedisMasterName, 3)
 	})
 	key := "statex:check:" + e.RunID
 	value := "v-" + e.RunID
 	failover := func(replica bool) *redis.Client {
 		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName: redisMasterName, SentinelAddrs: sentinels, Password: password, SentinelPassword: password,
+			MasterName: RedisMasterName, SentinelAddrs: sentinels, Password: password, SentinelPassword: password,
 			ReplicaOnly: replica, Dialer: c.PodDialer(), DialTimeout: 10 * time.Second,
 		})
 	}
-	s.do("SET through the master, WAIT 2 acknowledges 2 replicas", func() (string, error) {
+	s.Do("SET through the master, WAIT 2 acknowledges 2 replicas", func() (string, error) {
 		m := failover(false)
 		defer m.Close()
 		return WriteAndWait(ctx, m, key, value, 2)
 	})
-	s.do("GET on a replica through a Sentinel-aware client", func() (string, error) {
+	s.Do("GET on a replica through a Sentinel-aware client", func() (string, error) {
 		r := failover(true)
 		defer r.Close()
 		return ReadBack(ctx, r, key, value)
 	})
-	s.always("clean up the key", func() (string, error) {
+	s.Always("clean up the key", func() (string, error) {
 		if len(sentinels) == 0 {
 			return "nothing written", nil
 		}
@@ -83,7 +84,7 @@ func checkRedis(ctx context.Context, e *Env) Result {
 		n, err := m.Del(ctx, key).Result()
 		return fmt.Sprintf("%d key deleted", n), err
 	})
-	return s.result("redis", start)
+	return s.Finish("redis", start)
 }
 
 // SentinelsAgree asks each Sentinel for the master's address; all must

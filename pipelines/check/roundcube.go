@@ -20,19 +20,19 @@ var csrfToken = regexp.MustCompile(`name="_token" value="([^"]+)"`)
 
 func checkRoundcube(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s steps
+	var s Steps
 	c := e.Cluster
 	addr := "rc-" + strings.ReplaceAll(e.RunID, "t", "") + "@" + mailDomain
 	password := "Pw-" + e.RunID
 	var adminPod string
 	var pods []string
-	s.do("create a test mailbox through Postfixadmin", func() (string, error) {
+	s.Do("create a test mailbox through Postfixadmin", func() (string, error) {
 		var err error
 		adminPod, err = createMailbox(ctx, c, addr, password)
 		return addr, err
 	})
 	var bases []string
-	s.do("reach both Roundcube replicas", func() (string, error) {
+	s.Do("reach both Roundcube replicas", func() (string, error) {
 		var err error
 		if pods, err = c.ServicePods(ctx, "roundcube"); err != nil {
 			return "", err
@@ -50,26 +50,26 @@ func checkRoundcube(ctx context.Context, e *Env) Result {
 		return strings.Join(pods[:2], ", "), nil
 	})
 	rc := NewWebmailClient()
-	s.do("login form carries a CSRF token", func() (string, error) {
+	s.Do("login form carries a CSRF token", func() (string, error) {
 		n, err := rc.Token(ctx, bases[0])
 		return fmt.Sprintf("token of %d chars from %s", n, pods[0]), err
 	})
-	s.do("a login with a wrong password is refused", func() (string, error) {
+	s.Do("a login with a wrong password is refused", func() (string, error) {
 		return rc.LoginRefused(ctx, bases[0], addr, "wrong-"+password)
 	})
-	s.do("login with the test mailbox on "+nth(pods, 0), func() (string, error) {
+	s.Do("login with the test mailbox on "+nth(pods, 0), func() (string, error) {
 		return rc.Login(ctx, bases[0], addr, password)
 	})
-	s.do("the session works on the other replica "+nth(pods, 1), func() (string, error) {
+	s.Do("the session works on the other replica "+nth(pods, 1), func() (string, error) {
 		return rc.LoggedIn(ctx, bases[1])
 	})
-	s.always("delete the test mailbox", func() (string, error) {
+	s.Always("delete the test mailbox", func() (string, error) {
 		if adminPod == "" {
 			return "nothing created", nil
 		}
 		return addr + " deleted", deleteMailbox(ctx, c, adminPod, addr)
 	})
-	return s.result("roundcube", start)
+	return s.Finish("roundcube", start)
 }
 
 // WebmailClient is a browser-like Roundcube client: one cookie jar (cookies

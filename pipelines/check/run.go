@@ -159,7 +159,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	rep.Results = results
-	rep.Seconds = seconds(time.Since(start))
+	rep.Seconds = Seconds(time.Since(start))
 	return rep, nil
 }
 

@@ -324,6 +324,14 @@ func FuzzFastPathMatchesYAMLv3(f *testing.F) {
 		f.Add([]byte(doc))
 	}
 	f.Add([]byte(twoDocs))
+	// Real manifests, so mutations start from what users write.
+	for _, path := range []string{"postgres/statefulset.yaml", "postgres/rbac.yaml", "mail-ops/cronjobs.yaml", "prometheus/statefulset.yaml"} {
+		data, err := os.ReadFile(filepath.Join("../../manifests/base", path))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, c := range splitDocuments(data) {
 			sameAsTree(t, "fuzz", c.data)

@@ -177,7 +177,9 @@ func TestCheckMinIOObjects(t *testing.T) {
 		testcontainers.WithEnv(map[string]string{"MINIO_ROOT_USER": "statex", "MINIO_ROOT_PASSWORD": "integration-secret"}),
 		testcontainers.WithCmd("server", "/tmp/data", "--address", ":9000"),
 		testcontainers.WithExposedPorts("9000/tcp"),
-		testcontainers.WithWaitStrategy(wait.ForHTTP("/minio/health/ready").WithPort("9000/tcp").WithStartupTimeout(time.Minute)))
+		// /minio/health/cluster, not /ready: ready answers before the
+		// erasure set has write quorum, and the check demands quorum.
+		testcontainers.WithWaitStrategy(wait.ForHTTP("/minio/health/cluster").WithPort("9000/tcp").WithStartupTimeout(time.Minute)))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	addr := endpoint(t, c, "9000/tcp")
