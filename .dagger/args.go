@@ -98,6 +98,23 @@ func checkArgs(env, kubeconfig, format string) ([]string, error) {
 	return []string{cliPath, "check", "--env", env, "--kubeconfig", kubeconfig, "--output", format}, nil
 }
 
+// drillArgs is `statex drill --env ENV --kubeconfig PATH --output FORMAT [SCENARIO…]`.
+func drillArgs(env, kubeconfig, format string, scenarios []string) ([]string, error) {
+	if err := checkEnv(env); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(deployFormats, format) {
+		return nil, fmt.Errorf("drill: unknown format %q (want one of %s)", format, strings.Join(deployFormats, ", "))
+	}
+	args := []string{cliPath, "drill", "--env", env, "--kubeconfig", kubeconfig, "--output", format}
+	for _, sc := range scenarios {
+		if sc == "" || strings.HasPrefix(sc, "-") {
+			return nil, fmt.Errorf("drill: invalid scenario name %q", sc)
+		}
+	}
+	return append(args, scenarios...), nil
+}
+
 // upArgs is `statex up --env ENV --output FORMAT`.
 func upArgs(env, format string) ([]string, error) {
 	if err := checkEnv(env); err != nil {

@@ -237,6 +237,48 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*Statex).Deploy(&parent, ctx, source, env, kubeconfig, dryRun, format)
+		case "Drill":
+			var parent Statex
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var source *dagger.Directory
+			if inputArgs["source"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
+				}
+			}
+			var env string
+			if inputArgs["env"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["env"]), &env)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg env", err))
+				}
+			}
+			var kubeconfig *dagger.Secret
+			if inputArgs["kubeconfig"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["kubeconfig"]), &kubeconfig)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg kubeconfig", err))
+				}
+			}
+			var scenarios []string
+			if inputArgs["scenarios"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["scenarios"]), &scenarios)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg scenarios", err))
+				}
+			}
+			var format string
+			if inputArgs["format"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
+				}
+			}
+			return (*Statex).Drill(&parent, ctx, source, env, kubeconfig, scenarios, format)
 		case "Render":
 			var parent Statex
 			err = json.Unmarshal(parentJSON, &parent)

@@ -194,6 +194,41 @@ func (m *Statex) Test(
 	return runVerb(ctx, ctr, args, "check --env "+env)
 }
 
+// Drill rehearses failures on a deployed environment and returns the
+// report with the measured RTO, recovery time and RPO of each scenario.
+//
+// Runs `statex drill --env ENV --kubeconfig KUBECONFIG --output FORMAT
+// [SCENARIO…]`: while a client writes the way applications do, a leader's
+// or master's pod is killed or its process crashed; a scenario whose RTO or
+// RPO misses its gate fails the function with the report in the error.
+// This breaks things on purpose: point it at an environment where that is
+// acceptable (kind, a preview, a drill cluster).
+func (m *Statex) Drill(
+	ctx context.Context,
+	// Repository root; defaults to the repository this module lives in.
+	// +defaultPath="/"
+	// +ignore=[".git", "**/bin", "**/dist", "**/.cache", "**/node_modules", "**/*.test", ".dagger"]
+	source *dagger.Directory,
+	// Environment to drill: a name from manifests/environments.yaml.
+	// +default="kind"
+	env string,
+	// Kubeconfig for the environment's cluster.
+	kubeconfig *dagger.Secret,
+	// Scenarios to run (default: all; see `statex drill --help`).
+	// +optional
+	scenarios []string,
+	// Report format: text, json or markdown.
+	// +default="text"
+	format string,
+) (string, error) {
+	args, err := drillArgs(env, kubeconfigPath, format, scenarios)
+	if err != nil {
+		return "", err
+	}
+	ctr := m.cli(source).WithMountedSecret(kubeconfigPath, kubeconfig)
+	return runVerb(ctx, ctr, args, "drill --env "+env)
+}
+
 // Up brings the local kind environment up with one command and returns the
 // deploy report: validate, build images, create or reuse the kind cluster,
 // load images, deploy.

@@ -184,6 +184,13 @@ func TestDeployAndUpArgs(t *testing.T) {
 	if _, err := checkArgs("kind", "/k", "junit"); err == nil {
 		t.Error("checkArgs accepted junit")
 	}
+	got, err = drillArgs("kind", "/k", "json", []string{"redis-master-pod-kill"})
+	if err != nil || !slices.Equal(got, []string{"/usr/local/bin/statex", "drill", "--env", "kind", "--kubeconfig", "/k", "--output", "json", "redis-master-pod-kill"}) {
+		t.Errorf("drillArgs = %q, %v", got, err)
+	}
+	if _, err := drillArgs("kind", "/k", "text", []string{"--timeout=1s"}); err == nil {
+		t.Error("drillArgs accepted a flag as a scenario")
+	}
 	got, err = upArgs("kind", "markdown")
 	if err != nil || !slices.Equal(got, []string{"/usr/local/bin/statex", "up", "--env", "kind", "--output", "markdown"}) {
 		t.Errorf("upArgs = %q, %v", got, err)

@@ -38,6 +38,7 @@ func commands() []command {
 		{"up", "one command: validate, build images, bring the kind cluster up, deploy", runUp},
 		{"deploy", "deploy an environment in stages: apply, wait for readiness, prune, roll back", runDeploy},
 		{"check", "check every service at protocol level (replication, queues, mail...)", runCheck},
+		{"drill", "rehearse failures (leader/master crash) and measure RTO and RPO against gates", runDrill},
 		{"images", "build the base, node and service images with no registry (images build)", runImages},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) int {
 			fmt.Fprintln(out, "statex", version)

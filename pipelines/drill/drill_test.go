@@ -1,0 +1,83 @@
+package drill
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// acksEvery makes n acknowledgements, one per step from t0, skipping the
+// window [gapFrom, gapTo) (the outage).
+func acksEvery(t0 time.Time, step time.Duration, n int, gapFrom, gapTo time.Duration) []ack {
+	var out []ack
+	at := t0
+	for seq := 1; len(out) < n; seq++ {
+		if d := at.Sub(t0); d < gapFrom || d >= gapTo {
+			out = append(out, ack{seq: seq, at: at})
+		}
+		at = at.Add(step)
+	}
+	return out
+}
+
+func TestMeasureRTOIsTheOutageAroundTheFault(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	// Writes every 100 ms; none between 5 s and 37 s; the fault at 5.05 s.
+	acks := acksEvery(t0, 100*time.Millisecond, 200, 5*time.Second+50*time.Millisecond, 37*time.Second)
+	survived := map[int]bool{}
+	for _, a := range acks {
+		survived[a.seq] = true
+	}
+	m := measure(acks, t0.Add(5050*time.Millisecond), survived, 12)
+	if m.RTOSeconds < 31.9 || m.RTOSeconds > 32.1 {
+		t.Errorf("RTO = %.2f s, want 32 s (the gap spanning the fault)", m.RTOSeconds)
+	}
+	if m.Lost != 0 || m.RPOSeconds != 0 || m.Acknowledged != 200 || m.FailedWrites != 12 {
+		t.Errorf("metrics = %+v, want nothing lost, 200 acknowledged, 12 failed", m)
+	}
+	// A gap before the fault is not the outage.
+	early := acksEvery(t0, 100*time.Millisecond, 100, time.Second, 3*time.Second)
+	if m := measure(early, t0.Add(9*time.Second), nil, 0); m.RTOSeconds > 0.2 {
+		t.Errorf("RTO = %.2f s from a gap before the fault", m.RTOSeconds)
+	}
+}
+
+func TestMeasureRPOReachesBackToTheOldestLostWrite(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	acks := acksEvery(t0, 100*time.Millisecond, 100, 0, 0)
+	fault := t0.Add(10 * time.Second)
+	survived := map[int]bool{}
+	for _, a := range acks {
+		// The last 1.5 s before the fault was never replicated.
+		survived[a.seq] = a.at.Before(fault.Add(-1500 * time.Millisecond))
+	}
+	m := measure(acks, fault, survived, 0)
+	if m.Lost != 15 || m.RPOSeconds < 1.4 || m.RPOSeconds > 1.6 {
+		t.Errorf("lost %d, RPO %.2f s; want 15 lost reaching 1.5 s back", m.Lost, m.RPOSeconds)
+	}
+}
+
+func TestJudgeAppliesTheGates(t *testing.T) {
+	for _, c := range []struct {
+		m    Metrics
+		g    Gates
+		fail string
+	}{
+		{Metrics{RTOSeconds: 31, Acknowledged: 300}, Gates{MaxRTOSeconds: 90}, ""},
+		{Metrics{RTOSeconds: 95, Acknowledged: 300}, Gates{MaxRTOSeconds: 90}, "RTO 95.0 s is above the gate of 90 s"},
+		{Metrics{RTOSeconds: 5, Lost: 1, Acknowledged: 300}, Gates{MaxRTOSeconds: 90}, "1 acknowledged writes lost; the gate allows none"},
+		{Metrics{RTOSeconds: 5, Lost: 3, RPOSeconds: 0.3, Acknowledged: 300}, Gates{MaxRTOSeconds: 60, MaxRPOSeconds: 5}, ""},
+		{Metrics{RTOSeconds: 5, Lost: 90, RPOSeconds: 9, Acknowledged: 300}, Gates{MaxRTOSeconds: 60, MaxRPOSeconds: 5}, "RPO 9.0 s is above the gate of 5 s"},
+	} {
+		ev, err := judge(c.m, c.g)
+		switch {
+		case c.fail == "" && err != nil:
+			t.Errorf("%+v against %+v: %v", c.m, c.g, err)
+		case c.fail != "" && (err == nil || !strings.Contains(err.Error(), c.fail)):
+			t.Errorf("%+v against %+v: error %v, want %q", c.m, c.g, err, c.fail)
+		}
+		if !strings.Contains(ev, "RTO") || !strings.Contains(ev, "recovery") {
+			t.Errorf("evidence %q lacks the measurements", ev)
+		}
+	}
+}

@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/statex/infrastructure/pipelines/check"
+	"github.com/statex/infrastructure/pipelines/drill"
+)
+
+// TestDrillsOnThePlatform runs every drill on the deployed platform (after
+// TestDeployPlatform): each breaks its service for real, so each must show
+// an outage, every acknowledged PostgreSQL write must survive, and the
+// services must pass their checks afterwards.
+func TestDrillsOnThePlatform(t *testing.T) {
+	if os.Getenv("STATEX_E2E") != "1" {
+		t.Skip("e2e needs a kind cluster: set STATEX_E2E=1 (tests/run e2e)")
+	}
+	bin := statex(t)
+	var rep drill.Report
+	code, _ := runJSON(t, bin, &rep, "drill", "--env", "kind", "--junit", filepath.Join(t.TempDir(), "drill.xml"))
+	for _, r := range rep.Results {
+		for _, st := range r.Steps {
+			if st.Verdict == check.Fail {
+				t.Errorf("%s: step %q failed after %.1f s: %s", r.Scenario, st.Name, st.Seconds, st.Error)
+			}
+		}
+	}
+	if code != 0 || rep.Failed != 0 || len(rep.Results) != len(drill.Scenarios) {
+		t.Fatalf("drill: exit %d, %d failed, %d results; want exit 0, every scenario passed", code, rep.Failed, len(rep.Results))
+	}
+	for _, r := range rep.Results {
+		m := r.Metrics
+		if r.Verdict != check.Pass || m == nil {
+			t.Errorf("%s: verdict %s, metrics %+v", r.Scenario, r.Verdict, m)
+			continue
+		}
+		t.Logf("%s: RTO %.1f s, RPO %.1f s, %d/%d lost, recovery %.1f s, %d failed attempts",
+			r.Scenario, m.RTOSeconds, m.RPOSeconds, m.Lost, m.Acknowledged, m.RecoverySeconds, m.FailedWrites)
+		// Writes go every 100 ms: an outage shorter than a few of those
+		// means the fault never reached the client path.
+		if m.RTOSeconds < 0.5 || m.FailedWrites == 0 {
+			t.Errorf("%s: RTO %.1f s with %d failed writes: the fault did not interrupt the writer", r.Scenario, m.RTOSeconds, m.FailedWrites)
+		}
+		if m.Acknowledged < 25 || m.RecoverySeconds <= 0 {
+			t.Errorf("%s: %d acknowledged writes, recovery %.1f s", r.Scenario, m.Acknowledged, m.RecoverySeconds)
+		}
+		if r.Service == "postgres" && m.Lost != 0 {
+			t.Errorf("%s: %d acknowledged writes lost under synchronous replication", r.Scenario, m.Lost)
+		}
+	}
+	// The drilled services are whole again by the checks' standard.
+	var after check.Report
+	if code, _ := runJSON(t, bin, &after, "check", "--env", "kind", "postgres", "redis"); code != 0 || after.Passed != 2 {
+		t.Errorf("check after the drills: exit %d, %d passed", code, after.Passed)
+	}
+}
