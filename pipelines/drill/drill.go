@@ -17,6 +17,7 @@ package drill
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -102,7 +103,7 @@ type Scenario struct {
 var Scenarios = []Scenario{
 	{
 		Name: "postgres-leader-pod-kill", Service: "postgres",
-		Description: "the Patroni leader's pod is deleted with grace period 0 (SIGTERM, SIGKILL 2 s later); the synchronous standby takes over",
+		Description: "the Patroni leader's pod is deleted with grace period 0 (SIGTERM, SIGKILL 2 s later); the synchronous standby takes over, or the recreated pod resumes with the leader lock",
 		// Worst case without a clean shutdown: ttl 30 s + loop_wait 10 s.
 		Gates: Gates{MaxRTOSeconds: 90, MaxRPOSeconds: 0},
 		Run:   postgresLeaderPodKill,
@@ -199,12 +200,13 @@ type writer struct {
 	write    func(ctx context.Context, seq int) (string, error)
 	interval time.Duration
 
-	mu      sync.Mutex
-	acks    []ack
-	failed  int
-	lastErr error
-	stop    context.CancelFunc
-	done    chan struct{}
+	mu       sync.Mutex
+	acks     []ack
+	failed   int
+	failedAt []time.Time
+	lastErr  error
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 func startWriter(ctx context.Context, interval time.Duration, write func(ctx context.Context, seq int) (string, error)) *writer {
@@ -223,6 +225,7 @@ func startWriter(ctx context.Context, interval time.Duration, write func(ctx con
 				w.lastErr = nil
 			} else if ctx.Err() == nil {
 				w.failed++
+				w.failedAt = append(w.failedAt, now)
 				w.lastErr = err
 			}
 			w.mu.Unlock()
@@ -248,14 +251,13 @@ func (w *writer) acked() []ack {
 	return slices.Clone(w.acks)
 }
 
-// waitAcks waits until n writes were acknowledged after t by a pod other
-// than not (a crashed leader may still acknowledge a write in flight).
-func (w *writer) waitAcks(ctx context.Context, t time.Time, n int, not string, timeout time.Duration) (ack, error) {
+// waitAcks waits until n writes were acknowledged after t.
+func (w *writer) waitAcks(ctx context.Context, t time.Time, n int, timeout time.Duration) (ack, error) {
 	var first ack
 	err := check.Poll(ctx, timeout, 50*time.Millisecond, func() error {
 		count := 0
 		for _, a := range w.acked() {
-			if a.at.After(t) && a.by != not {
+			if a.at.After(t) {
 				if count == 0 {
 					first = a
 				}
@@ -273,6 +275,28 @@ func (w *writer) waitAcks(ctx context.Context, t time.Time, n int, not string, t
 		return fmt.Errorf("%d of %d writes acknowledged", count, n)
 	})
 	return first, err
+}
+
+// waitResumed waits for the fault to reach the writer (a write fails after
+// it) and for n writes acknowledged after that. Without the first part a
+// write still in flight on the dying server would count as "resumed".
+func (w *writer) waitResumed(ctx context.Context, fault time.Time, n int, timeout time.Duration) (ack, error) {
+	var failed time.Time
+	err := check.Poll(ctx, timeout, 50*time.Millisecond, func() error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, t := range w.failedAt {
+			if t.After(fault) {
+				failed = t
+				return nil
+			}
+		}
+		return errors.New("no write has failed since the fault: it did not reach the client path")
+	})
+	if err != nil {
+		return ack{}, err
+	}
+	return w.waitAcks(ctx, failed, n, timeout)
 }
 
 // measure computes RTO and RPO from the acknowledgements, the fault time

@@ -1,7 +1,10 @@
 package drill
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -79,5 +82,46 @@ func TestJudgeAppliesTheGates(t *testing.T) {
 		if !strings.Contains(ev, "RTO") || !strings.Contains(ev, "recovery") {
 			t.Errorf("evidence %q lacks the measurements", ev)
 		}
+	}
+}
+
+// The writer against an in-process fake: writes fail in a window, as they
+// do against a dying server. (The real thing: tests/e2e, every drill.)
+func TestWaitResumedNeedsTheFaultToReachTheWriter(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	down := false
+	w := startWriter(ctx, 5*time.Millisecond, func(context.Context, int) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return "", errors.New("connection refused")
+		}
+		return "pod-0", nil
+	})
+	defer w.halt()
+	if _, err := w.waitAcks(ctx, time.Now(), 5, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	fault := time.Now()
+	// Writes keep succeeding: the fault never reached them.
+	if _, err := w.waitResumed(ctx, fault, 3, 200*time.Millisecond); err == nil || !strings.Contains(err.Error(), "no write has failed since the fault") {
+		t.Fatalf("waitResumed without an outage: %v", err)
+	}
+	mu.Lock()
+	down = true
+	mu.Unlock()
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	resumed, err := w.waitResumed(ctx, fault, 3, time.Second)
+	if err != nil || resumed.by != "pod-0" {
+		t.Fatalf("waitResumed after an outage: %+v, %v", resumed, err)
+	}
+	w.halt()
+	m := measure(w.acked(), fault, nil, w.failed)
+	if m.RTOSeconds < 0.04 || m.FailedWrites == 0 {
+		t.Errorf("outage of 50 ms measured as RTO %.3f s with %d failed writes", m.RTOSeconds, m.FailedWrites)
 	}
 }

@@ -103,7 +103,7 @@ func redisMasterPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 	var fault time.Time
 	metrics := &Metrics{}
 	s.Do("writes acknowledged by a replica (WAIT 1)", func() (string, error) {
-		if _, err := w.waitAcks(ctx, start, 20, "", time.Minute); err != nil {
+		if _, err := w.waitAcks(ctx, start, 20, time.Minute); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("%d writes acknowledged on master %s", len(w.acked()), master), nil
@@ -115,8 +115,8 @@ func redisMasterPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 	// The pod may come back (its AOF replayed) before Sentinel's
 	// down-after-milliseconds passes, and stay master: what matters is that
 	// writes resume and what survives.
-	s.Do("writes resume", func() (string, error) {
-		resumed, err := w.waitAcks(ctx, fault, 5, "", e.Timeout)
+	s.Do("writes fail, then resume", func() (string, error) {
+		resumed, err := w.waitResumed(ctx, fault, 5, e.Timeout)
 		if err != nil {
 			return "", err
 		}
@@ -155,7 +155,7 @@ func redisMasterPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 		return fmt.Sprintf("%s, whole %.1f s after the fault", ev, metrics.RecoverySeconds), err
 	})
 	s.Do("acknowledged writes survived", func() (string, error) {
-		if _, err := w.waitAcks(ctx, time.Now(), 5, "", e.Timeout); err != nil {
+		if _, err := w.waitAcks(ctx, time.Now(), 5, e.Timeout); err != nil {
 			return "", err
 		}
 		w.halt()

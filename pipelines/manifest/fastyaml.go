@@ -738,6 +738,12 @@ func (p *fastDoc) quotedScalar(i, indent int) ([]byte, int, bool) {
 	if text, end, ok := p.quoted(i); ok {
 		return text, end, true
 	}
+	return p.quotedLines(i, indent)
+}
+
+// quotedLines decodes a quoted scalar with its escapes into scratch; with
+// indent < 0 it must close on its line.
+func (p *fastDoc) quotedLines(i, indent int) ([]byte, int, bool) {
 	d := p.data
 	q := d[i]
 	s := p.scratch[:0]
@@ -752,6 +758,9 @@ func (p *fastDoc) quotedScalar(i, indent int) ([]byte, int, bool) {
 			j++
 			continue
 		case c == '\n':
+			if indent < 0 {
+				return nil, 0, false
+			}
 			// The line's trailing blanks go; empty lines count.
 			spaces = 0
 			breaks := 0
@@ -834,35 +843,7 @@ func (p *fastDoc) quoted(i int) ([]byte, int, bool) {
 		case c == q && (q == '"' || j+1 == len(d) || d[j+1] != '\''):
 			return d[i+1 : j], j + 1, true
 		case c == q || c == '\\' && q == '"':
-			return p.quotedEscaped(i)
-		}
-	}
-	return nil, 0, false
-}
-
-// quotedEscaped is quoted for a scalar with escapes, decoded into scratch.
-func (p *fastDoc) quotedEscaped(i int) ([]byte, int, bool) {
-	d := p.data
-	q := d[i]
-	s := p.scratch[:0]
-	for j := i + 1; j < len(d); {
-		switch c := d[j]; {
-		case c == '\n' || c == '\t':
-			return nil, 0, false
-		case c == q && q == '\'' && j+1 < len(d) && d[j+1] == '\'':
-			s = append(s, '\'')
-			j += 2
-		case c == q:
-			p.scratch = s
-			return s, j + 1, true
-		case c == '\\' && q == '"':
-			var ok bool
-			if s, j, ok = appendEscape(s, d, j); !ok {
-				return nil, 0, false
-			}
-		default:
-			s = append(s, c)
-			j++
+			return p.quotedLines(i, -1)
 		}
 	}
 	return nil, 0, false

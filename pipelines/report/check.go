@@ -19,20 +19,26 @@ func CheckText(w io.Writer, r *check.Report, st Style) error {
 			fmt.Fprintf(&b, " — %s", res.Reason)
 		}
 		b.WriteString("\n")
-		for _, s := range res.Steps {
-			fmt.Fprintf(&b, "    %-7s %-62s %6.2fs", s.Verdict, s.Name, s.Seconds)
-			switch {
-			case s.Error != "":
-				fmt.Fprintf(&b, "  %s", s.Error)
-			case s.Evidence != "":
-				fmt.Fprintf(&b, "  %s", s.Evidence)
-			}
-			b.WriteString("\n")
-		}
+		writeSteps(&b, res.Steps)
 	}
 	fmt.Fprintf(&b, "%s: %s in %.1fs\n", r.Env, CheckSummary(r), r.Seconds)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeSteps prints steps one a line: verdict, name, time, then the error
+// or the evidence.
+func writeSteps(b *strings.Builder, steps []check.Step) {
+	for _, s := range steps {
+		fmt.Fprintf(b, "    %-7s %-62s %6.2fs", s.Verdict, s.Name, s.Seconds)
+		switch {
+		case s.Error != "":
+			fmt.Fprintf(b, "  %s", s.Error)
+		case s.Evidence != "":
+			fmt.Fprintf(b, "  %s", s.Evidence)
+		}
+		b.WriteString("\n")
+	}
 }
 
 // CheckSummary is one line of counts.

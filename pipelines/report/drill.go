@@ -21,16 +21,7 @@ func DrillText(w io.Writer, r *drill.Report, st Style) error {
 				m.RTOSeconds, res.Gates.MaxRTOSeconds, m.RPOSeconds, m.Lost, m.Acknowledged, res.Gates.MaxRPOSeconds, m.RecoverySeconds)
 		}
 		b.WriteString("\n    fault: " + res.Fault + "\n")
-		for _, s := range res.Steps {
-			fmt.Fprintf(&b, "    %-7s %-62s %6.2fs", s.Verdict, s.Name, s.Seconds)
-			switch {
-			case s.Error != "":
-				fmt.Fprintf(&b, "  %s", s.Error)
-			case s.Evidence != "":
-				fmt.Fprintf(&b, "  %s", s.Evidence)
-			}
-			b.WriteString("\n")
-		}
+		writeSteps(&b, res.Steps)
 	}
 	fmt.Fprintf(&b, "%s: %s in %.1fs\n", r.Env, DrillSummary(r), r.Seconds)
 	_, err := io.WriteString(w, b.String())

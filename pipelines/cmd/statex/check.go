@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
-
-	"github.com/sethvargo/go-githubactions"
 
 	"github.com/statex/infrastructure/pipelines/check"
 	"github.com/statex/infrastructure/pipelines/manifest"
@@ -82,34 +79,17 @@ func checkEnv(ctx context.Context, envs *manifest.Environments, envName string, 
 		fmt.Fprintln(stderr, "statex check:", err)
 		return exitUsage
 	}
-	switch format {
-	case "json":
-		err = report.WriteJSON(stdout, rep)
-	case "markdown":
-		_, err = io.WriteString(stdout, report.CheckMarkdown(rep))
-	default:
-		err = report.CheckText(stdout, rep, report.Style{Color: isTerminal(stdout)})
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "statex check:", err)
-	}
-	if junit != "" {
-		if err := writeFile(junit, func(w io.Writer) error { return report.CheckJUnit(w, rep) }); err != nil {
-			fmt.Fprintln(stderr, "statex check:", err)
+	var failed []string
+	for _, r := range rep.Results {
+		if r.Verdict == check.Fail {
+			failed = append(failed, r.Service)
 		}
 	}
-	if gh {
-		githubactions.New().AddStepSummary(report.CheckMarkdown(rep))
-	}
-	if rep.HasFailures() {
-		var failed []string
-		for _, r := range rep.Results {
-			if r.Verdict == check.Fail {
-				failed = append(failed, r.Service)
-			}
-		}
-		fmt.Fprintf(stderr, "statex check: failed: %s\n", strings.Join(failed, ", "))
-		return exitFindings
-	}
-	return exitOK
+	return emitVerdicts("check", format, junit, gh, verdictReport{
+		value:    rep,
+		text:     func(w io.Writer, st report.Style) error { return report.CheckText(w, rep, st) },
+		markdown: func() string { return report.CheckMarkdown(rep) },
+		junit:    func(w io.Writer) error { return report.CheckJUnit(w, rep) },
+		failed:   failed,
+	}, stdout, stderr)
 }

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sethvargo/go-githubactions"
-
 	"github.com/statex/infrastructure/pipelines/check"
 	"github.com/statex/infrastructure/pipelines/drill"
 	"github.com/statex/infrastructure/pipelines/report"
@@ -103,34 +101,17 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "statex drill:", err)
 		return exitUsage
 	}
-	switch *format {
-	case "json":
-		err = report.WriteJSON(stdout, rep)
-	case "markdown":
-		_, err = io.WriteString(stdout, report.DrillMarkdown(rep))
-	default:
-		err = report.DrillText(stdout, rep, report.Style{Color: isTerminal(stdout)})
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "statex drill:", err)
-	}
-	if *junit != "" {
-		if err := writeFile(*junit, func(w io.Writer) error { return report.DrillJUnit(w, rep) }); err != nil {
-			fmt.Fprintln(stderr, "statex drill:", err)
+	var failed []string
+	for _, r := range rep.Results {
+		if r.Verdict == check.Fail {
+			failed = append(failed, r.Scenario)
 		}
 	}
-	if *gh {
-		githubactions.New().AddStepSummary(report.DrillMarkdown(rep))
-	}
-	if rep.HasFailures() {
-		var failed []string
-		for _, r := range rep.Results {
-			if r.Verdict == check.Fail {
-				failed = append(failed, r.Scenario)
-			}
-		}
-		fmt.Fprintf(stderr, "statex drill: failed: %s\n", strings.Join(failed, ", "))
-		return exitFindings
-	}
-	return exitOK
+	return emitVerdicts("drill", *format, *junit, *gh, verdictReport{
+		value:    rep,
+		text:     func(w io.Writer, st report.Style) error { return report.DrillText(w, rep, st) },
+		markdown: func() string { return report.DrillMarkdown(rep) },
+		junit:    func(w io.Writer) error { return report.DrillJUnit(w, rep) },
+		failed:   failed,
+	}, stdout, stderr)
 }
