@@ -169,8 +169,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 func unavailable(pods []corev1.Pod, project func(string) bool) string {
 	var images []string
 	for _, p := range pods {
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue // finished Job pods say nothing about the service's image
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || ownedByJob(&p) {
+			// A Job's pod (a bootstrap re-run by a deploy, even one still
+			// running) says nothing about the service's own image.
+			continue
 		}
 		blocked := kube.UnpullableExternal(&p, project)
 		if len(blocked) == 0 {
@@ -183,4 +185,13 @@ func unavailable(pods []corev1.Pod, project func(string) bool) string {
 	}
 	slices.Sort(images)
 	return "image not buildable offline and not pullable here: " + strings.Join(slices.Compact(images), ", ")
+}
+
+func ownedByJob(p *corev1.Pod) bool {
+	for _, o := range p.OwnerReferences {
+		if o.Kind == "Job" {
+			return true
+		}
+	}
+	return false
 }
