@@ -142,8 +142,11 @@ type Options struct {
 	// Scenarios limits the run (empty: all).
 	Scenarios []string
 	// Timeout bounds each wait inside a scenario (default 5 minutes).
-	Timeout  time.Duration
-	Progress func(Result)
+	Timeout time.Duration
+	// MaxRTO and MaxRPO, when set, replace every scenario's gate (an RPO
+	// of 0 allows no lost write).
+	MaxRTO, MaxRPO *time.Duration
+	Progress       func(Result)
 }
 
 // Run runs the scenarios one after another; an error means the drills
@@ -168,6 +171,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	for _, sc := range Scenarios {
 		if len(opts.Scenarios) > 0 && !slices.Contains(opts.Scenarios, sc.Name) {
 			continue
+		}
+		if opts.MaxRTO != nil {
+			sc.Gates.MaxRTOSeconds = opts.MaxRTO.Seconds()
+		}
+		if opts.MaxRPO != nil {
+			sc.Gates.MaxRPOSeconds = opts.MaxRPO.Seconds()
 		}
 		res := sc.Run(ctx, e, sc)
 		switch res.Verdict {

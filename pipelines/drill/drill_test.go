@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/rest"
 )
 
 // acksEvery makes n acknowledgements, one per step from t0, skipping the
@@ -123,5 +125,29 @@ func TestWaitResumedNeedsTheFaultToReachTheWriter(t *testing.T) {
 	m := measure(w.acked(), fault, nil, w.failed)
 	if m.RTOSeconds < 0.04 || m.FailedWrites == 0 {
 		t.Errorf("outage of 50 ms measured as RTO %.3f s with %d failed writes", m.RTOSeconds, m.FailedWrites)
+	}
+}
+
+// Gate overrides reach the scenarios; no cluster is contacted by this fake
+// scenario (the real ones run in tests/e2e).
+func TestRunAppliesGateOverrides(t *testing.T) {
+	saved := Scenarios
+	defer func() { Scenarios = saved }()
+	var seen []Gates
+	Scenarios = []Scenario{{Name: "fake", Service: "none", Gates: Gates{MaxRTOSeconds: 90, MaxRPOSeconds: 5},
+		Run: func(_ context.Context, _ *Env, sc Scenario) Result {
+			seen = append(seen, sc.Gates)
+			return Result{Scenario: sc.Name, Verdict: "PASS"}
+		}}}
+	cfg := &rest.Config{Host: "https://127.0.0.1:1"}
+	rto, rpo := 20*time.Second, time.Duration(0)
+	for _, opts := range []Options{{Config: cfg}, {Config: cfg, MaxRTO: &rto, MaxRPO: &rpo}} {
+		if _, err := Run(context.Background(), opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []Gates{{MaxRTOSeconds: 90, MaxRPOSeconds: 5}, {MaxRTOSeconds: 20, MaxRPOSeconds: 0}}
+	if len(seen) != 2 || seen[0] != want[0] || seen[1] != want[1] {
+		t.Errorf("gates seen %+v, want %+v", seen, want)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,11 +33,13 @@ purpose: run it where that is acceptable.
 Scenarios:
 %s
 Usage:
-  statex drill --env ENV [SCENARIO…] [--output text|json|markdown] [--junit FILE]
+  statex drill --env ENV [SCENARIO…] [--max-rto D] [--max-rpo D]
+               [--output text|json|markdown] [--junit FILE]
 
 Examples:
   statex drill --env kind
   statex drill --env kind postgres-leader-pod-kill --output json
+  statex drill --env staging redis-master-pod-kill --max-rto 20s --max-rpo 0s
 
 Exit codes: 0 every drill passed, 1 a drill failed or missed a gate, 2 usage
 errors or an unreachable cluster.
@@ -59,6 +62,23 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long a scenario may wait for writes to resume and for recovery")
 	gh := fs.Bool("github", os.Getenv("GITHUB_ACTIONS") == "true", "write a GitHub Actions step summary")
 	root := fs.String("root", "", "repository root (default: found from the working directory)")
+	var maxRTO, maxRPO *time.Duration
+	fs.Func("max-rto", "fail a scenario whose RTO is above this, e.g. 30s (default: each scenario's gate)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err == nil && d <= 0 {
+			err = errors.New("must be above 0")
+		}
+		maxRTO = &d
+		return err
+	})
+	fs.Func("max-rpo", "fail a scenario whose RPO is above this; 0 allows no lost write (default: each scenario's gate)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err == nil && d < 0 {
+			err = errors.New("must not be negative")
+		}
+		maxRPO = &d
+		return err
+	})
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -89,6 +109,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	rep, err := drill.Run(ctx, drill.Options{
 		Env: env.Name, Namespace: envs.NamespaceOf(env), Config: cfg, Scenarios: fs.Args(), Timeout: *timeout,
+		MaxRTO: maxRTO, MaxRPO: maxRPO,
 		Progress: func(r drill.Result) {
 			line := fmt.Sprintf("drill: %-7s %-22s %.1fs", r.Verdict, r.Scenario, r.Seconds)
 			if m := r.Metrics; m != nil {

@@ -68,6 +68,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"drill", "nosuch"}, exitUsage, `no scenario "nosuch" (have: postgres-leader-pod-kill, postgres-postmaster-crash, redis-master-pod-kill)`},
 		{[]string{"drill", "--env", "nope"}, exitUsage, `no environment "nope"`},
 		{[]string{"drill", "--help"}, exitOK, "RTO ≤ 90 s, RPO ≤ 0 s"},
+		{[]string{"drill", "--max-rto", "0s"}, exitUsage, "must be above 0"},
+		{[]string{"drill", "--max-rpo", "-1s"}, exitUsage, "must not be negative"},
 		{[]string{"bogus"}, exitUsage, `unknown command "bogus"`},
 		{[]string{"--help"}, exitOK, "Commands:"},
 		{nil, exitUsage, "Usage:"},
