@@ -115,6 +115,13 @@ var Scenarios = []Scenario{
 		Run:         postgresPostmasterKill,
 	},
 	{
+		Name: "rabbitmq-queue-leader-pod-kill", Service: "rabbitmq",
+		Description: "the pod holding a quorum queue's leader is deleted with grace period 0; the queue elects a new leader among the other 2 members",
+		// A confirmed message is on a majority of the members.
+		Gates: Gates{MaxRTOSeconds: 60, MaxRPOSeconds: 0},
+		Run:   rabbitmqLeaderPodKill,
+	},
+	{
 		Name: "redis-master-pod-kill", Service: "redis",
 		Description: "the Redis master's pod is deleted with grace period 0; Sentinel promotes a replica, or the pod returns with its AOF first",
 		// Replication is asynchronous: a write acknowledged by WAIT 1 can

@@ -151,3 +151,16 @@ func TestRunAppliesGateOverrides(t *testing.T) {
 		t.Errorf("gates seen %+v, want %+v", seen, want)
 	}
 }
+
+func TestQuorumLeaderPod(t *testing.T) {
+	// The shape of `rabbitmq-queues quorum_status --formatter json`, as
+	// check.JudgeQuorumMembers reads it against real brokers.
+	out := `[{"Node Name":"rabbit@rabbitmq-0.rabbitmq-headless.statex-infrastructure.svc.cluster.local","Raft State":"follower"},
+	{"Node Name":"rabbit@rabbitmq-2.rabbitmq-headless.statex-infrastructure.svc.cluster.local","Raft State":"leader"}]`
+	if pod, err := quorumLeaderPod(out); err != nil || pod != "rabbitmq-2" {
+		t.Errorf("quorumLeaderPod = %q, %v; want rabbitmq-2", pod, err)
+	}
+	if _, err := quorumLeaderPod(`[{"Node Name":"rabbit@rabbitmq-0","Raft State":"follower"}]`); err == nil {
+		t.Error("no leader: want an error")
+	}
+}
