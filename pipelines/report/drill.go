@@ -15,7 +15,7 @@ func DrillText(w io.Writer, r *drill.Report, st Style) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "drill %s → namespace %s (run %s)\n", r.Env, r.Namespace, r.RunID)
 	for _, res := range r.Results {
-		fmt.Fprintf(&b, "%s %-22s %.1fs", verdictWord(res.Verdict, st), res.Scenario, res.Seconds)
+		fmt.Fprintf(&b, "%s %-30s %.1fs", verdictWord(res.Verdict, st), res.Scenario, res.Seconds)
 		if m := res.Metrics; m != nil {
 			fmt.Fprintf(&b, "  RTO %.1fs (≤ %.0fs) · RPO %.1fs, %d of %d lost (≤ %.0fs) · recovery %.1fs",
 				m.RTOSeconds, res.Gates.MaxRTOSeconds, m.RPOSeconds, m.Lost, m.Acknowledged, res.Gates.MaxRPOSeconds, m.RecoverySeconds)

@@ -18,7 +18,8 @@ import (
 const drillHelp = `Rehearse failures on a deployed environment and measure what they cost.
 
 While a client keeps making acknowledged writes the way applications do
-(through the postgres Service; to the master the Sentinels name, WAIT 1),
+(INSERTs through the postgres Service; publishes confirmed by a quorum
+queue; SETs to the master the Sentinels name, confirmed by WAIT 1),
 the drill kills the leader or master (its pod, or its process), then
 measures:
   RTO       the longest gap between acknowledged writes around the fault
@@ -46,9 +47,13 @@ errors or an unreachable cluster.
 `
 
 func drillScenarios() string {
+	width := 0
+	for _, sc := range drill.Scenarios {
+		width = max(width, len(sc.Name))
+	}
 	var b strings.Builder
 	for _, sc := range drill.Scenarios {
-		fmt.Fprintf(&b, "  %-22s RTO ≤ %.0f s, RPO ≤ %.0f s: %s\n", sc.Name, sc.Gates.MaxRTOSeconds, sc.Gates.MaxRPOSeconds, sc.Description)
+		fmt.Fprintf(&b, "  %-*s  gates: RTO ≤ %.0f s, RPO ≤ %.0f s\n      %s\n", width, sc.Name, sc.Gates.MaxRTOSeconds, sc.Gates.MaxRPOSeconds, sc.Description)
 	}
 	return b.String()
 }
@@ -111,7 +116,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Env: env.Name, Namespace: envs.NamespaceOf(env), Config: cfg, Scenarios: fs.Args(), Timeout: *timeout,
 		MaxRTO: maxRTO, MaxRPO: maxRPO,
 		Progress: func(r drill.Result) {
-			line := fmt.Sprintf("drill: %-7s %-22s %.1fs", r.Verdict, r.Scenario, r.Seconds)
+			line := fmt.Sprintf("drill: %-7s %-30s %.1fs", r.Verdict, r.Scenario, r.Seconds)
 			if m := r.Metrics; m != nil {
 				line += fmt.Sprintf(" RTO %.1fs RPO %.1fs lost %d/%d recovery %.1fs", m.RTOSeconds, m.RPOSeconds, m.Lost, m.Acknowledged, m.RecoverySeconds)
 			}
