@@ -40,7 +40,7 @@ func checkMinIO(ctx context.Context, e *Env) Result {
 		}
 		var addrs []string
 		for _, p := range pods {
-			if _, job := p.Labels["batch.kubernetes.io/job-name"]; job {
+			if OwnedByJob(&p) {
 				continue // the bucket-setup Job
 			}
 			addr, err := c.Forward(ctx, p.Name, 9000)

@@ -169,7 +169,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 func unavailable(pods []corev1.Pod, project func(string) bool) string {
 	var images []string
 	for _, p := range pods {
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || ownedByJob(&p) {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || OwnedByJob(&p) {
 			// A Job's pod (a bootstrap re-run by a deploy, even one still
 			// running) says nothing about the service's own image.
 			continue
@@ -187,7 +187,9 @@ func unavailable(pods []corev1.Pod, project func(string) bool) string {
 	return "image not buildable offline and not pullable here: " + strings.Join(slices.Compact(images), ", ")
 }
 
-func ownedByJob(p *corev1.Pod) bool {
+// OwnedByJob reports whether a Job made the pod (a bootstrap, a bucket
+// setup): such pods are not the service's servers.
+func OwnedByJob(p *corev1.Pod) bool {
 	for _, o := range p.OwnerReferences {
 		if o.Kind == "Job" {
 			return true

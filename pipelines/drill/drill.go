@@ -122,6 +122,12 @@ var Scenarios = []Scenario{
 		Run:   rabbitmqLeaderPodKill,
 	},
 	{
+		Name: "minio-node-loss", Service: "minio",
+		Description: "the pod of the MinIO server the client uses is deleted with grace period 0; the other 3 servers keep write quorum",
+		Gates:       Gates{MaxRTOSeconds: 30, MaxRPOSeconds: 0},
+		Run:         minioNodeLoss,
+	},
+	{
 		Name: "redis-master-pod-kill", Service: "redis",
 		Description: "the Redis master's pod is deleted with grace period 0; Sentinel promotes a replica, or the pod returns with its AOF first",
 		// Replication is asynchronous: a write acknowledged by WAIT 1 can

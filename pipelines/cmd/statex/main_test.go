@@ -65,7 +65,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"validate", "--help"}, exitOK, "ignore-check.statex.io/<rule-id>"},
 		{[]string{"render"}, exitUsage, "--env is required"},
 		{[]string{"render", "--env", "nope"}, exitUsage, `no environment "nope"`},
-		{[]string{"drill", "nosuch"}, exitUsage, `no scenario "nosuch" (have: postgres-leader-pod-kill, postgres-postmaster-crash, rabbitmq-queue-leader-pod-kill, redis-master-pod-kill)`},
+		{[]string{"drill", "nosuch"}, exitUsage, `no scenario "nosuch" (have: postgres-leader-pod-kill, postgres-postmaster-crash, rabbitmq-queue-leader-pod-kill, minio-node-loss, redis-master-pod-kill)`},
 		{[]string{"drill", "--env", "nope"}, exitUsage, `no environment "nope"`},
 		{[]string{"drill", "--help"}, exitOK, "gates: RTO ≤ 90 s, RPO ≤ 0 s"},
 		{[]string{"drill", "--max-rto", "0s"}, exitUsage, "must be above 0"},
