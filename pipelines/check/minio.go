@@ -63,7 +63,7 @@ func checkMinIO(ctx context.Context, e *Env) Result {
 		if err != nil {
 			return "", err
 		}
-		return "endpoint " + pod, mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{})
+		return "endpoint " + pod, MakeOwnBucket(ctx, mc, bucket)
 	})
 	s.Do("put, stat and get an object; SHA-256 matches", func() (string, error) {
 		return S3RoundTrip(ctx, mc, bucket, "small", 64<<10, 0)
@@ -134,6 +134,18 @@ func MinIOHealth(ctx context.Context, addrs []string, want int) (string, error) 
 		return "", fmt.Errorf("cluster health %s (no write quorum)", resp.Status)
 	}
 	return fmt.Sprintf("%d live; write quorum %s", len(addrs), resp.Header.Get("X-Minio-Write-Quorum")), nil
+}
+
+// MakeOwnBucket creates a bucket whose name is unique to this run. A
+// server settling after a restart can answer the first request with an
+// error after creating the bucket; the client's retry then gets
+// BucketAlreadyOwnedByYou, which for a run-unique name means it is ours.
+func MakeOwnBucket(ctx context.Context, mc *minio.Client, bucket string) error {
+	err := mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{})
+	if minio.ToErrorResponse(err).Code == "BucketAlreadyOwnedByYou" {
+		return nil
+	}
+	return err
 }
 
 // S3RoundTrip uploads size random bytes (multipart when partSize > 0),

@@ -321,6 +321,18 @@ func (w *writer) waitResumed(ctx context.Context, fault time.Time, n int, timeou
 	return w.waitAcks(ctx, failed, n, timeout)
 }
 
+// settle fills in metrics (whose recovery time is already set) from the
+// writer's record, once the writer has stopped.
+func (w *writer) settle(metrics *Metrics, fault time.Time, survived map[int]bool) Metrics {
+	w.mu.Lock()
+	failed := w.failed
+	w.mu.Unlock()
+	m := measure(w.acked(), fault, survived, failed)
+	m.RecoverySeconds = metrics.RecoverySeconds
+	*metrics = m
+	return m
+}
+
 // measure computes RTO and RPO from the acknowledgements, the fault time
 // and the sequence numbers that survived.
 func measure(acks []ack, fault time.Time, survived map[int]bool, failed int) Metrics {

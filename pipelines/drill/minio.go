@@ -80,7 +80,7 @@ func minioNodeLoss(ctx context.Context, e *Env, sc Scenario) Result {
 			return "", err
 		}
 		victim = pod
-		return "bucket " + bucket + " through " + pod, mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{})
+		return "bucket " + bucket + " through " + pod, check.MakeOwnBucket(ctx, mc, bucket)
 	})
 	if s.Failed() {
 		return finish(sc, &s, nil, start)
@@ -153,12 +153,7 @@ func minioNodeLoss(ctx context.Context, e *Env, sc Scenario) Result {
 			_, err := rc.StatObject(ctx, bucket, objectKey(a.seq), minio.StatObjectOptions{})
 			survived[a.seq] = err == nil
 		}
-		w.mu.Lock()
-		failed := w.failed
-		w.mu.Unlock()
-		m := measure(w.acked(), fault, survived, failed)
-		m.RecoverySeconds = metrics.RecoverySeconds
-		*metrics = m
+		m := w.settle(metrics, fault, survived)
 		if m.Lost > 0 {
 			return "", fmt.Errorf("%d of %d acknowledged objects missing through %s", m.Lost, m.Acknowledged, pod)
 		}

@@ -173,12 +173,7 @@ func postgresDrill(ctx context.Context, e *Env, sc Scenario, fault postgresFault
 		for _, q := range seqs {
 			survived[int(q)] = true
 		}
-		w.mu.Lock()
-		failed := w.failed
-		w.mu.Unlock()
-		m := measure(w.acked(), faultAt, survived, failed)
-		m.RecoverySeconds = metrics.RecoverySeconds
-		*metrics = m
+		m := w.settle(metrics, faultAt, survived)
 		if m.Lost > 0 {
 			return "", fmt.Errorf("%d of %d acknowledged writes missing on %s", m.Lost, m.Acknowledged, pod)
 		}

@@ -203,12 +203,7 @@ func rabbitmqLeaderPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 		if err != nil {
 			return "", err
 		}
-		w.mu.Lock()
-		failed := w.failed
-		w.mu.Unlock()
-		m := measure(w.acked(), fault, got, failed)
-		m.RecoverySeconds = metrics.RecoverySeconds
-		*metrics = m
+		m := w.settle(metrics, fault, got)
 		if m.Lost > 0 {
 			return "", fmt.Errorf("%d of %d confirmed messages missing", m.Lost, m.Acknowledged)
 		}

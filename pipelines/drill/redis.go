@@ -173,12 +173,7 @@ func redisMasterPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 			}
 			survived[a.seq] = n == 1
 		}
-		w.mu.Lock()
-		failed := w.failed
-		w.mu.Unlock()
-		got := measure(w.acked(), fault, survived, failed)
-		got.RecoverySeconds = metrics.RecoverySeconds
-		*metrics = got
+		got := w.settle(metrics, fault, survived)
 		return fmt.Sprintf("%d of %d acknowledged writes on %s (%d lost, RPO %.1f s); %d attempts failed during the outage",
 			got.Acknowledged-got.Lost, got.Acknowledged, pod, got.Lost, got.RPOSeconds, got.FailedWrites), nil
 	})
