@@ -195,7 +195,11 @@ func TestCheckMinIOObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A retried create of our own run-unique bucket (what a client does
-	// when a settling server errs after creating it) is not an error.
+	// when a settling server errs after creating it) is not an error; the
+	// server really does answer it with BucketAlreadyOwnedByYou.
+	if code := minio.ToErrorResponse(mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{})).Code; code != "BucketAlreadyOwnedByYou" {
+		t.Fatalf("second MakeBucket: code %q, want BucketAlreadyOwnedByYou", code)
+	}
 	if err := check.MakeOwnBucket(ctx, mc, bucket); err != nil {
 		t.Fatalf("second create of our own bucket: %v", err)
 	}
