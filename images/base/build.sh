@@ -70,6 +70,14 @@ install -m 0755 "$here/install-packages" "$root/usr/local/sbin/install-packages"
 # Package scripts must not try to start services in an image build.
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 0755 "$root/usr/sbin/policy-rc.d"
+# debootstrap takes the release suite only: bring in what trixie-updates and
+# trixie-security have since, so the base holds no package the archive has a
+# newer version of (pipelines/images rebuilds a base that does).
+say "apt-get dist-upgrade from $SUITE-updates and $SUITE-security"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+{ chroot "$root" apt-get update -qq && chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get -y -qq dist-upgrade; } >"$work/upgrade.log" 2>&1 || {
+  tail -n 15 "$work/upgrade.log" >&2; say "ERROR: apt-get dist-upgrade in the new root failed (log above)"; exit 1; }
+: >"$root/etc/resolv.conf"
 find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
 find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
 rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* \
@@ -82,7 +90,10 @@ mkdir -p "$root/var/lib/apt/lists/partial" "$root/var/cache/apt/archives/partial
 mkdir -p "$root/usr/share/statex"
 chroot "$root" dpkg-query -W -f='${Package}=${Version}\n' >"$root/usr/share/statex/base-packages.txt"
 
+# Every package of the base at its exact version, as a label (images/README.md).
+installed=$(chroot "$root" dpkg-query -W -f='${Package}=${Version},' | sed 's/,$//')
 changes=(--change "ENV LANG=C.UTF-8"
+         --change "LABEL statex.io/apt-installed=$installed"
          --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
          --change 'CMD ["bash"]'
          --change "LABEL org.opencontainers.image.title=\"$TAG\""

@@ -119,7 +119,7 @@ func TestUnavailableIgnoresJobPods(t *testing.T) {
 	job := corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{{Kind: "Job", Name: "grafana-db-bootstrap"}}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
-			Image: "statex/postgres:17-patroni4.0.7", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+			Image: "statex/postgres:17-patroni4.0", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
 		}}},
 	}
 	if got := unavailable([]corev1.Pod{blocked, job, blocked}, project); !strings.Contains(got, "grafana/grafana:12.2.1") {

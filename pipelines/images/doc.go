@@ -10,7 +10,7 @@
 //
 // Build reads the images directory (default: images/ at the module root):
 //
-//	images/<name>/TAG          the image reference to build, e.g. statex/redis:8.0.2
+//	images/<name>/TAG          the image reference to build, e.g. statex/redis:8.0
 //	images/<name>/Dockerfile   a service image; a FROM naming another image's TAG
 //	                           makes that image a dependency, built first
 //	images/<name>/build.sh     the base image recipe (used when there is no
@@ -25,8 +25,11 @@
 // # Skipping unchanged images
 //
 // Each image's input hash (see InputHash) covers the files of its directory
-// (except bin/ and *.md), the IDs of the images it is built FROM, its build arguments
-// and, for Go-built images, the Go version. The hash is stored in the image as
+// (except bin/ and *.md), the IDs of the images it is built FROM, its build arguments,
+// for Go-built images the Go version, and for recipes that install Debian
+// packages the exact versions the archive resolves their specs to now (see
+// apt.go: recipes pin upstream series, so an image is rebuilt when a point or
+// security release moves the archive, and the base when it has updates). The hash is stored in the image as
 // the label statex.io/input-hash; an image whose existing label equals the
 // new hash is skipped unless Options.Force is set.
 //

@@ -47,6 +47,14 @@ type Options struct {
 	MinFreeBytes int64
 	// Progress, when set, receives an event at each step of each image.
 	Progress func(Event)
+	// NoRefresh trusts the package versions recorded in existing images
+	// instead of resolving the recipes against the archive (see apt.go): no
+	// container is run and no mirror is asked, but an image whose archive
+	// moved is not rebuilt. Images that must be built are resolved anyway.
+	NoRefresh bool
+	// DryRun decides what would be built, and why, without building: those
+	// images are reported StatusPlanned (and so is every image built on one).
+	DryRun bool
 }
 
 // Event reports progress.
@@ -64,6 +72,7 @@ const (
 	StatusBuilt   Status = "built"
 	StatusSkipped Status = "skipped"
 	StatusFailed  Status = "failed"
+	StatusPlanned Status = "would build" // DryRun
 )
 
 // ImageResult is the outcome for one image.
@@ -76,8 +85,9 @@ type ImageResult struct {
 	Size      int64  // bytes, as `docker image inspect` reports; 0 if unknown
 	ID        string // image ID
 	InputHash string
-	LogFile   string // full build log, when built
-	Err       error  // names the image and the step
+	LogFile   string    // full build log, when built
+	Packages  []Package // Debian packages apt installed (over the base; the base: all), from the image's label
+	Err       error     // names the image and the step
 }
 
 // Result is the outcome of a Build.
@@ -177,11 +187,24 @@ func Build(ctx context.Context, opts Options) (Result, error) {
 		return res, err
 	}
 
+	b.aptSpecs, b.kinds, b.planned = map[string][]PackageSpec{}, map[string]Kind{}, map[string]bool{}
+	for _, s := range specs {
+		b.kinds[s.Name] = s.Kind
+	}
+	for _, s := range order {
+		if len(s.Packages) > 0 {
+			b.aptSpecs[s.Name] = ParsePackageSpecs(b.packagesFor(s))
+		}
+	}
+
 	var res Result
 	ids := map[string]string{} // name -> image ID of a good image
 	var errs []error
 	for _, s := range order {
 		r := b.one(ctx, s, ids)
+		if r.Status == StatusPlanned {
+			b.planned[s.Name] = true
+		}
 		if r.Status != StatusFailed {
 			ids[s.Name] = r.ID
 		} else {
@@ -198,6 +221,12 @@ type builder struct {
 	opts     Options
 	start    time.Time
 	progress bool // docker build supports --progress=plain (BuildKit via buildx)
+
+	aptSpecs map[string][]PackageSpec // recipe name -> its package specs, for the images in this run
+	apt      *aptState                // the archive's answer, for aptBase
+	aptBase  string                   // the base image ID apt was asked in
+	kinds    map[string]Kind          // image name -> kind, for finding a recipe's base
+	planned  map[string]bool          // DryRun: images that would be built
 }
 
 func (b *builder) event(e Event) {
@@ -269,6 +298,10 @@ func (b *builder) one(ctx context.Context, s Spec, ids map[string]string) (r Ima
 		if !ok {
 			return failed("dependencies", fmt.Errorf("dependency %s was not built", d), "")
 		}
+		if b.planned[d] {
+			r.Status, r.Reason = StatusPlanned, "its dependency "+d+" would be rebuilt"
+			return r
+		}
 		in.Parents[d] = id
 	}
 	if len(s.GoTools) > 0 {
@@ -278,18 +311,55 @@ func (b *builder) one(ctx context.Context, s Spec, ids map[string]string) (r Ima
 		}
 		in.Extra["go"] = strings.TrimSpace(string(v))
 	}
-	hash, err := InputHash(s.Dir, in)
-	if err != nil {
-		return failed("input hash", err, "")
-	}
-	r.InputHash = hash
-
 	info, exists := b.inspect(ctx, s.Tag)
 	force := b.opts.Force && (len(b.opts.Names) == 0 || contains(b.opts.Names, s.Name))
-	action, why := Decide(info.Config.Labels, exists, hash, force)
+	// A recipe's packages, resolved against the archive (or, with NoRefresh,
+	// as the existing image recorded them), are inputs like its files.
+	var aptLabels map[string]string
+	decide := func(recorded bool) (string, Action, string, error) {
+		if len(s.Packages) > 0 {
+			resolved, installed, err := b.packagesOf(ctx, s, ids, info, recorded)
+			if err != nil {
+				return "", "", "", err
+			}
+			in.BuildArgs[packagesArg] = joinPackages(resolved, ",")
+			in.Extra["apt"] = joinPackages(installed, ",")
+			aptLabels = map[string]string{LabelPackages: in.BuildArgs[packagesArg], LabelAptInstalled: in.Extra["apt"]}
+		}
+		hash, err := InputHash(s.Dir, in)
+		if err != nil {
+			return "", "", "", err
+		}
+		action, why := Decide(info.Config.Labels, exists, hash, force)
+		return hash, action, why, nil
+	}
+	recorded := b.opts.NoRefresh && exists && info.Config.Labels[LabelAptInstalled] != ""
+	hash, action, why, err := decide(recorded)
+	if err == nil && recorded && action == ActionBuild {
+		// The recorded versions are only trusted for an image that is kept.
+		hash, action, why, err = decide(false)
+	}
+	if err != nil {
+		return failed("apt resolve", err, "")
+	}
+	r.InputHash = hash
+	if action == ActionSkip && s.Kind == KindBase && !b.opts.NoRefresh {
+		st, err := b.aptState(ctx, info.ID)
+		if err != nil {
+			return failed("apt resolve", err, "")
+		}
+		if len(st.Upgrades) > 0 {
+			action, why = ActionBuild, "the archive has newer packages: "+summarize(st.Upgrades, 3)
+		}
+	}
 	r.Reason = why
 	if action == ActionSkip {
 		r.Status, r.ID, r.Size = StatusSkipped, info.ID, info.Size
+		r.Packages = packagesFromLabels(info.Config.Labels, b.aptSpecs[s.Name])
+		return r
+	}
+	if b.opts.DryRun {
+		r.Status, r.ID = StatusPlanned, info.ID
 		return r
 	}
 	b.event(Event{Image: s.Name, Step: "build: " + why, Elapsed: time.Since(t0)})
@@ -341,6 +411,9 @@ func (b *builder) one(ctx context.Context, s Spec, ids map[string]string) (r Ima
 		}
 	default:
 		args := []string{"build", "--label", LabelInputHash + "=" + hash, "--tag", s.Tag}
+		for _, k := range sortedKeys(aptLabels) {
+			args = append(args, "--label", k+"="+aptLabels[k])
+		}
 		if b.progress {
 			args = append(args, "--progress=plain")
 		}
@@ -403,7 +476,94 @@ func (b *builder) one(ctx context.Context, s Spec, ids map[string]string) (r Ima
 		return failed("inspect", fmt.Errorf("built %s lacks label %s=%s", s.Tag, LabelInputHash, hash), "")
 	}
 	r.Status, r.ID, r.Size = StatusBuilt, info.ID, info.Size
+	r.Packages = packagesFromLabels(info.Config.Labels, b.aptSpecs[s.Name])
 	return r
+}
+
+// packagesFor returns image s's PACKAGES value: a build argument given for it
+// (Options.BuildArgs) or the Dockerfile's default.
+func (b *builder) packagesFor(s Spec) string {
+	if v, ok := b.argsFor(s)[packagesArg]; ok {
+		return v
+	}
+	return strings.Join(specStrings(s.Packages), " ")
+}
+
+// packagesOf returns the exact versions image s's specs resolve to and
+// everything apt installs with them: as the existing image recorded them
+// (recorded), or resolved now in the base image s is built FROM.
+func (b *builder) packagesOf(ctx context.Context, s Spec, ids map[string]string, info imageInfo, recorded bool) ([]Package, []Package, error) {
+	if recorded {
+		return parsePackageList(info.Config.Labels[LabelPackages]), parsePackageList(info.Config.Labels[LabelAptInstalled]), nil
+	}
+	baseID := ""
+	for _, d := range s.DependsOn {
+		if b.kinds[d] == KindBase {
+			baseID = ids[d]
+		}
+	}
+	if baseID == "" {
+		return nil, nil, fmt.Errorf("its Dockerfile runs install-packages, which needs an image built FROM the base image (images/base)")
+	}
+	st, err := b.aptState(ctx, baseID)
+	if err != nil {
+		return nil, nil, err
+	}
+	im := st.Images[s.Name]
+	if im == nil {
+		return nil, nil, fmt.Errorf("no resolution came back for its %s", packagesArg)
+	}
+	if err := im.err(s, st.Suites); err != nil {
+		return nil, nil, err
+	}
+	return im.Resolved, im.Installed, nil
+}
+
+// aptState asks the archive once per base image about every recipe of the run.
+func (b *builder) aptState(ctx context.Context, baseID string) (*aptState, error) {
+	if b.apt != nil && b.aptBase == baseID {
+		return b.apt, nil
+	}
+	b.event(Event{Step: "apt: resolving package specs against the archive"})
+	st, err := b.resolve(ctx, baseID, b.aptSpecs)
+	if err != nil {
+		return nil, err
+	}
+	b.apt, b.aptBase = &st, baseID
+	return b.apt, nil
+}
+
+// packagesFromLabels lists what an image recorded it holds, marking the
+// packages its recipe asked for.
+func packagesFromLabels(labels map[string]string, specs []PackageSpec) []Package {
+	pkgs := parsePackageList(labels[LabelAptInstalled])
+	for i := range pkgs {
+		for _, sp := range specs {
+			if sp.Name == pkgs[i].Name {
+				pkgs[i].Requested = sp.Version
+				if pkgs[i].Requested == "" {
+					pkgs[i].Requested = "*"
+				}
+			}
+		}
+	}
+	return pkgs
+}
+
+// summarize shows the first n items and how many more there are.
+func summarize(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s (+%d more)", strings.Join(items[:n], ", "), len(items)-n)
+}
+
+func specStrings(specs []PackageSpec) []string {
+	out := make([]string, len(specs))
+	for i, p := range specs {
+		out[i] = p.String()
+	}
+	return out
 }
 
 // killGroupOnCancel makes cancelling the context stop the command's whole

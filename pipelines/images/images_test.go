@@ -33,10 +33,10 @@ func imagesDir(t *testing.T) string {
 	d := t.TempDir()
 	write(t, filepath.Join(d, "base/TAG"), "statex/debian:trixie\n", 0o644)
 	write(t, filepath.Join(d, "base/build.sh"), "#!/bin/sh\n", 0o755)
-	write(t, filepath.Join(d, "redis/TAG"), "statex/redis:8.0.2", 0o644)
+	write(t, filepath.Join(d, "redis/TAG"), "statex/redis:8.0", 0o644)
 	write(t, filepath.Join(d, "redis/Dockerfile"), "FROM statex/debian:trixie\nRUN true\n", 0o644)
 	write(t, filepath.Join(d, "app/TAG"), "statex/app:1", 0o644)
-	write(t, filepath.Join(d, "app/Dockerfile"), "# a comment\nFROM --platform=linux/amd64 statex/redis:8.0.2 AS b\nfrom statex/debian:trixie\nCOPY --from=b /x /x\n", 0o644)
+	write(t, filepath.Join(d, "app/Dockerfile"), "# a comment\nFROM --platform=linux/amd64 statex/redis:8.0 AS b\nfrom statex/debian:trixie\nCOPY --from=b /x /x\n", 0o644)
 	write(t, filepath.Join(d, "jaeger/TAG"), "statex/jaeger:1.76.0", 0o644)
 	write(t, filepath.Join(d, "jaeger/Dockerfile"), "FROM statex/debian:trixie\nCOPY bin/jaeger /usr/bin/\n", 0o644)
 	write(t, filepath.Join(d, "jaeger/go.mod"), "module x\n\ngo 1.26.0\n\ntool github.com/jaegertracing/jaeger/cmd/jaeger // the all-in-one\n", 0o644)
@@ -70,14 +70,14 @@ func TestDiscover(t *testing.T) {
 	if g := got["jaeger"].GoTools; !reflect.DeepEqual(g, []string{"github.com/jaegertracing/jaeger/cmd/jaeger"}) {
 		t.Errorf("jaeger tools = %v", g)
 	}
-	if got["redis"].Tag != "statex/redis:8.0.2" {
+	if got["redis"].Tag != "statex/redis:8.0" {
 		t.Errorf("redis tag = %q", got["redis"].Tag)
 	}
 }
 
 func TestDiscoverRejectsDuplicateTags(t *testing.T) {
 	d := imagesDir(t)
-	write(t, filepath.Join(d, "redis2/TAG"), "statex/redis:8.0.2", 0o644)
+	write(t, filepath.Join(d, "redis2/TAG"), "statex/redis:8.0", 0o644)
 	write(t, filepath.Join(d, "redis2/Dockerfile"), "FROM scratch\n", 0o644)
 	if _, err := Discover(d); err == nil || !strings.Contains(err.Error(), "both have tag") {
 		t.Fatalf("err = %v", err)

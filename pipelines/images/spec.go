@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -24,11 +25,14 @@ const (
 // Spec describes one image found in the images directory.
 type Spec struct {
 	Name      string   // directory name, e.g. "redis"
-	Tag       string   // image reference from the TAG file, e.g. "statex/redis:8.0.2"
+	Tag       string   // image reference from the TAG file, e.g. "statex/redis:8.0"
 	Dir       string   // absolute directory
 	Kind      Kind     // base or dockerfile
 	DependsOn []string // names of the images this one is built FROM or lists in DEPENDS
 	GoTools   []string // Go packages named by `tool` lines of the directory's go.mod
+	// Packages are the Debian package specs of a Dockerfile that runs
+	// install-packages: the default of its ARG PACKAGES (see apt.go).
+	Packages []PackageSpec
 }
 
 // Discover reads the image specs in dir (one per subdirectory holding a TAG
@@ -69,6 +73,9 @@ func Discover(dir string) ([]Spec, error) {
 		case err == nil:
 			s.Kind = KindDockerfile
 			froms[s.Name] = parseFroms(df)
+			if s.Packages, err = parseInstallPackages(df); err != nil {
+				return nil, fmt.Errorf("images: %s/Dockerfile: %w", s.Name, err)
+			}
 		case errors.Is(err, os.ErrNotExist):
 			if _, err := os.Stat(filepath.Join(d, "build.sh")); err != nil {
 				return nil, fmt.Errorf("images: %s: neither Dockerfile nor build.sh", s.Name)
@@ -107,6 +114,36 @@ func Discover(dir string) ([]Spec, error) {
 		sort.Strings(specs[i].DependsOn)
 	}
 	return specs, nil
+}
+
+// installPackagesCall is a call of the base image's install-packages helper
+// and what follows it up to the end of its shell command.
+var installPackagesCall = regexp.MustCompile(`install-packages([^&;\\\n]*)`)
+
+// parseInstallPackages returns the package specs a Dockerfile installs. Every
+// install-packages call must take exactly the PACKAGES argument: packages
+// named anywhere else would escape resolution, labels and the input hash.
+func parseInstallPackages(dockerfile []byte) ([]PackageSpec, error) {
+	var code bytes.Buffer
+	for _, line := range strings.Split(string(dockerfile), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			code.WriteString(line + "\n")
+		}
+	}
+	calls := installPackagesCall.FindAllSubmatch(code.Bytes(), -1)
+	if len(calls) == 0 {
+		return nil, nil
+	}
+	for _, c := range calls {
+		if a := strings.TrimSpace(string(c[1])); a != `"${PACKAGES}"` && a != "${PACKAGES}" {
+			return nil, fmt.Errorf("install-packages %s: install only \"${PACKAGES}\" and list every package in ARG PACKAGES, so it is resolved, recorded and hashed", a)
+		}
+	}
+	v, ok := dockerfileArg(dockerfile, packagesArg)
+	if !ok || strings.TrimSpace(v) == "" {
+		return nil, fmt.Errorf("runs install-packages but has no ARG %s=... with the package specs", packagesArg)
+	}
+	return ParsePackageSpecs(v), nil
 }
 
 // parseFroms returns the image references of a Dockerfile's FROM lines

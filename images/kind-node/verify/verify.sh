@@ -1,6 +1,6 @@
 #!/bin/bash
 # End-to-end checks of a kind cluster made from statex/kind-node (see ../README.md):
-# node and CoreDNS Ready, statex/redis:8.0.2 runs (kind load it first), Service
+# node and CoreDNS Ready, statex/redis:8.0 runs (kind load it first), Service
 # DNS + connect from another pod, PVC bound and data kept across a pod restart,
 # NetworkPolicy default-deny blocks and an allow policy re-permits.
 #   KUBECTL=kubectl CTX=kind-nodetest bash verify.sh
@@ -17,7 +17,7 @@ cli() { $K $ns exec "$1" -- timeout 5 redis-cli -h "$2" -p 6379 "${@:3}" 2>&1; }
 $K wait --for=condition=Ready node --all --timeout=120s >/dev/null && ok "node Ready" || bad "node not Ready"
 $K -n kube-system wait --for=condition=Ready pod -l k8s-app=kube-dns --timeout=120s >/dev/null && ok "CoreDNS Ready" || bad "CoreDNS not Ready"
 $K apply -f "$(dirname "$0")/app.yaml" >/dev/null
-$K $ns wait --for=condition=Ready pod -l app=redis --timeout=180s >/dev/null && ok "$(ts) redis pod (statex/redis:8.0.2) Running+Ready" || bad "redis pod not ready"
+$K $ns wait --for=condition=Ready pod -l app=redis --timeout=180s >/dev/null && ok "$(ts) redis pod (statex/redis:8.0) Running+Ready" || bad "redis pod not ready"
 $K $ns wait --for=condition=Ready pod/client pod/other --timeout=120s >/dev/null && ok "$(ts) client pods Ready" || bad "client pods not ready"
 [[ "$($K $ns get pvc redis-data -o jsonpath='{.status.phase}')" == Bound ]] && ok "PVC Bound ($($K $ns get pvc redis-data -o jsonpath='{.spec.storageClassName} {.spec.volumeName}'))" || bad "PVC not Bound"
 

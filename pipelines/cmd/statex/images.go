@@ -16,13 +16,25 @@ directory under images/ (Dockerfile on Debian packages, or Go binaries built
 from a tools module). Dependencies (FROM) are built first; an image whose
 inputs did not change (label statex.io/input-hash) is skipped.
 
+Debian packages are pinned to an upstream series (roundcube=1.6.*) and
+resolved against the archive on every run, in one container of the base
+image (a few seconds; apt's lists are kept in the Docker volume statex-apt):
+the exact versions are inputs of the image, so an image is rebuilt when a
+point or security release moves the archive past what it holds, and the base
+is rebuilt when any of its own packages has an update. Every image records
+the versions it got (labels statex.io/packages, statex.io/apt-installed; the
+"packages" list of --output json). See images/README.md.
+
 Usage:
-  statex images build [NAME…] [--force] [--no-cache] [--output text|json]
+  statex images build [NAME…] [--force] [--no-cache] [--dry-run] [--refresh=false] [--output text|json]
 
 Examples:
   statex images build                      # everything
   statex images build postgres redis       # these and what they are built FROM
+  statex images build --dry-run            # what would be built, and why
   statex images build redis --force --no-cache   # a cold rebuild
+  statex images build --refresh=false      # offline: trust the versions existing images recorded
+  statex images build redis --output json  # results with every image's package versions
 
 Progress (image, step, elapsed) goes to stderr; the summary to stdout.
 Exit codes: 0 all built or up to date, 1 an image failed, 2 usage errors.
@@ -42,6 +54,8 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	noCache := fs.Bool("no-cache", false, "pass --no-cache to docker build (with --force: a cold build)")
 	format := fs.String("output", "text", "summary format: text or json")
 	dir := fs.String("dir", "", "images directory (default: images/ of this repository)")
+	dryRun := fs.Bool("dry-run", false, "say what would be built and why; build nothing")
+	refresh := fs.Bool("refresh", true, "resolve package specs against the archive (false: trust the versions existing images recorded)")
 	if code := parse(fs, args[1:]); code >= 0 {
 		return code
 	}
@@ -51,19 +65,21 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	res, err := images.Build(ctx, images.Options{
 		Dir: *dir, Names: fs.Args(), Force: *force, NoCache: *noCache,
+		DryRun: *dryRun, NoRefresh: !*refresh,
 		Progress: images.ProgressTo(stderr),
 	})
 	if *format == "json" {
 		type row struct {
-			Name    string  `json:"name"`
-			Tag     string  `json:"tag"`
-			Status  string  `json:"status"`
-			Reason  string  `json:"reason"`
-			ID      string  `json:"id,omitempty"`
-			Log     string  `json:"log,omitempty"`
-			Error   string  `json:"error,omitempty"`
-			Seconds float64 `json:"seconds"`
-			Bytes   int64   `json:"bytes"`
+			Name     string           `json:"name"`
+			Tag      string           `json:"tag"`
+			Status   string           `json:"status"`
+			Reason   string           `json:"reason"`
+			ID       string           `json:"id,omitempty"`
+			Log      string           `json:"log,omitempty"`
+			Error    string           `json:"error,omitempty"`
+			Seconds  float64          `json:"seconds"`
+			Bytes    int64            `json:"bytes"`
+			Packages []images.Package `json:"packages"`
 		}
 		out := struct {
 			Images  []row   `json:"images"`
@@ -74,7 +90,7 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			if r.Err != nil {
 				e = r.Err.Error()
 			}
-			out.Images = append(out.Images, row{r.Name, r.Tag, string(r.Status), r.Reason, r.ID, r.LogFile, e, r.Duration.Seconds(), r.Size})
+			out.Images = append(out.Images, row{r.Name, r.Tag, string(r.Status), r.Reason, r.ID, r.LogFile, e, r.Duration.Seconds(), r.Size, r.Packages})
 		}
 		_ = report.WriteJSON(stdout, out)
 	} else {

@@ -1,5 +1,5 @@
 <?php
-// Statex settings for statex/postfixadmin:3.3.15, copied by the init
+// Statex settings for statex/postfixadmin:3.3, copied by the init
 // container into /etc/postfixadmin/conf.d/10-statex.php (included after the
 // image's config.local.php). Database settings come from the environment
 // (POSTFIXADMIN_DB_*); the setup password hash is written by the init

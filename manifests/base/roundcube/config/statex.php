@@ -1,5 +1,5 @@
 <?php
-// Statex settings for statex/roundcube:1.6.21, mounted as
+// Statex settings for statex/roundcube:1.6, mounted as
 // /etc/roundcube/conf.d/10-statex.php (included after the image's
 // config.inc.php, so these win). Secrets come from the environment (Secret
 // roundcube-credentials), never from this file.
