@@ -131,7 +131,7 @@ func postgresDrill(ctx context.Context, e *Env, sc Scenario, fault postgresFault
 		return fault.inject(ctx, c, leader)
 	})
 	s.Do("writes fail, then resume", func() (string, error) {
-		resumed, err := w.waitResumed(ctx, faultAt, 5, e.Timeout)
+		resumed, err := w.waitResumed(ctx, faultAt, 5, e.Timeout, "")
 		if err != nil {
 			return "", err
 		}

@@ -167,7 +167,7 @@ func rabbitmqLeaderPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 		return crashPod(ctx, c, leader)
 	})
 	s.Do("publishes fail, then resume", func() (string, error) {
-		resumed, err := w.waitResumed(ctx, fault, 5, e.Timeout)
+		resumed, err := w.waitResumed(ctx, fault, 5, e.Timeout, "")
 		if err != nil {
 			return "", err
 		}

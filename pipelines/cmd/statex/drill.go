@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,16 +26,18 @@ measures:
   RTO       the longest gap between acknowledged writes around the fault
   recovery  until the service is whole again (every replica back, the
             signals statex check demands)
-  RPO       acknowledged writes that did not survive, and how far back
-            before the fault they reach (0 s: nothing lost)
-and fails a scenario whose RTO or RPO misses its gate. Scenarios run one
-at a time; drill data is unique per run and removed. This breaks things on
-purpose: run it where that is acceptable.
+  lost      acknowledged writes that did not survive, before or after
+            the fault
+  RPO       the time the lost writes span, from the last point up to which
+            everything acknowledged survived (0 s: nothing lost)
+and fails a scenario whose RTO, lost count or RPO misses its gate.
+Scenarios run one at a time; drill data is unique per run and removed. This
+breaks things on purpose: run it where that is acceptable.
 
 Scenarios:
 %s
 Usage:
-  statex drill --env ENV [SCENARIO…] [--max-rto D] [--max-rpo D]
+  statex drill --env ENV [SCENARIO…] [--max-rto D] [--max-rpo D] [--max-lost N]
                [--output text|json|markdown] [--junit FILE]
 
 Examples:
@@ -53,7 +56,7 @@ func drillScenarios() string {
 	}
 	var b strings.Builder
 	for _, sc := range drill.Scenarios {
-		fmt.Fprintf(&b, "  %-*s  gates: RTO ≤ %.0f s, RPO ≤ %.0f s\n      %s\n", width, sc.Name, sc.Gates.MaxRTOSeconds, sc.Gates.MaxRPOSeconds, sc.Description)
+		fmt.Fprintf(&b, "  %-*s  gates: RTO ≤ %.0f s, ≤ %d acknowledged writes lost, RPO ≤ %.0f s\n      %s\n", width, sc.Name, sc.Gates.MaxRTOSeconds, sc.Gates.MaxLost, sc.Gates.MaxRPOSeconds, sc.Description)
 	}
 	return b.String()
 }
@@ -82,6 +85,15 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			err = errors.New("must not be negative")
 		}
 		maxRPO = &d
+		return err
+	})
+	var maxLost *int
+	fs.Func("max-lost", "fail a scenario that loses more acknowledged writes than this (default: each scenario's gate)", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err == nil && n < 0 {
+			err = errors.New("must not be negative")
+		}
+		maxLost = &n
 		return err
 	})
 	if code := parse(fs, args); code >= 0 {
@@ -114,7 +126,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	rep, err := drill.Run(ctx, drill.Options{
 		Env: env.Name, Namespace: envs.NamespaceOf(env), Config: cfg, Scenarios: fs.Args(), Timeout: *timeout,
-		MaxRTO: maxRTO, MaxRPO: maxRPO,
+		MaxRTO: maxRTO, MaxRPO: maxRPO, MaxLost: maxLost,
 		Progress: func(r drill.Result) {
 			line := fmt.Sprintf("drill: %-7s %-30s %.1fs", r.Verdict, r.Scenario, r.Seconds)
 			if m := r.Metrics; m != nil {
