@@ -137,34 +137,76 @@ func (c *Cluster) Forget(pod string) {
 }
 
 // ServicePods are the ready pods behind a Service, from its EndpointSlices:
-// what a client of the Service would reach.
+// what a client of the Service would reach. Job pods a selector happens to
+// match (a backup carrying the service's labels) are left out: they are not
+// the service's servers.
 func (c *Cluster) ServicePods(ctx context.Context, service string) ([]string, error) {
 	slices, err := c.CS.DiscoveryV1().EndpointSlices(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + service})
 	if err != nil {
 		return nil, err
 	}
-	var pods []string
-	for _, s := range slices.Items {
-		for _, ep := range s.Endpoints {
-			if ep.TargetRef == nil || ep.TargetRef.Kind != "Pod" || (ep.Conditions.Ready != nil && !*ep.Conditions.Ready) {
-				continue
-			}
-			pods = append(pods, ep.TargetRef.Name)
-		}
+	all, err := c.CS.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
 	}
+	pods := readyEndpointPods(slices.Items, notServers(all.Items))
 	if len(pods) == 0 {
 		return nil, fmt.Errorf("service %s has no ready endpoints", service)
 	}
 	return pods, nil
 }
 
-// Pods are the pods of a service label (app.kubernetes.io/name), ready or not.
+// readyEndpointPods are the ready pod endpoints of slices, except the pods
+// named in exclude.
+func readyEndpointPods(slices []discoveryv1.EndpointSlice, exclude map[string]bool) []string {
+	var pods []string
+	for _, s := range slices {
+		for _, ep := range s.Endpoints {
+			if ep.TargetRef == nil || ep.TargetRef.Kind != "Pod" || (ep.Conditions.Ready != nil && !*ep.Conditions.Ready) || exclude[ep.TargetRef.Name] {
+				continue
+			}
+			pods = append(pods, ep.TargetRef.Name)
+		}
+	}
+	return pods
+}
+
+// Pods are the server pods of a service label (app.kubernetes.io/name),
+// ready or not: see ServerPods.
 func (c *Cluster) Pods(ctx context.Context, service string) ([]corev1.Pod, error) {
 	list, err := c.CS.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + service})
 	if err != nil {
 		return nil, err
 	}
-	return list.Items, nil
+	return ServerPods(list.Items), nil
+}
+
+// ServerPods keeps the pods that serve: not made by a Job (bootstraps,
+// bucket setup, backups carry their service's labels: a finished
+// redis-backup pod is no Sentinel) and not finished. Dropping a finished
+// server pod hides nothing: every check counts the servers it wants.
+func ServerPods(pods []corev1.Pod) []corev1.Pod {
+	var out []corev1.Pod
+	for _, p := range pods {
+		if !notServer(&p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func notServer(p *corev1.Pod) bool {
+	return OwnedByJob(p) || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+func notServers(pods []corev1.Pod) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range pods {
+		if notServer(&p) {
+			out[p.Name] = true
+		}
+	}
+	return out
 }
 
 // Secret returns one key of a Secret in the namespace. Values are used, never
@@ -219,8 +261,17 @@ func (c *Cluster) podByIP(ctx context.Context, ip string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(list.Items) == 0 {
-		return "", fmt.Errorf("no pod with IP %s in %s", ip, c.Namespace)
+	return podWithIP(list.Items, ip, c.Namespace)
+}
+
+// podWithIP is the server pod holding ip. A finished pod keeps its IP in
+// its status after the address went to another pod, so without the filter
+// a finished Job's pod could be the one dialled.
+func podWithIP(pods []corev1.Pod, ip, namespace string) (string, error) {
+	for _, p := range ServerPods(pods) {
+		if p.Status.PodIP == ip {
+			return p.Name, nil
+		}
 	}
-	return list.Items[0].Name, nil
+	return "", fmt.Errorf("no serving pod with IP %s in %s", ip, namespace)
 }

@@ -3,23 +3,45 @@ package check
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
 )
 
 // NetworkPolicy: two probe pods inside the namespace try to open the data
-// tier's ports. The "allowed" probe carries the client labels the ingress
-// policies admit (and matches the check-probe-egress policy); the "denied"
-// one carries none. Port-forwards bypass policy, so this is the only check
-// that runs in the cluster. The probe image is the one the Redis pods run
-// (a project image, present on every node; bash's /dev/tcp is the client).
+// tier's ports. Both have the same egress allowance (check-probe-egress
+// selects both); the "allowed" probe also carries the client labels the
+// data tier's ingress policies admit, the "denied" one carries none. So a
+// port closed to the denied probe is closed by the ingress policy alone: if
+// its own egress were denied too, a data-tier policy admitting every pod
+// would still read as "closed". Port-forwards bypass policy, so this is the
+// only check that runs in the cluster. The probe image is the one the Redis
+// pods run (a project image, present on every node; bash's /dev/tcp is the
+// client).
 
+// probeTargets are what the probes try, by service.
 var probeTargets = []string{"postgres:5432", "redis-headless:6379", "rabbitmq:5672"}
+
+var probeService = map[string]string{"postgres:5432": "PostgreSQL", "redis-headless:6379": "Redis", "rabbitmq:5672": "RabbitMQ"}
+
+// probeLabels are a probe pod's labels: the two differ only in the client
+// labels.
+func probeLabels(kind string) map[string]string {
+	labels := map[string]string{"statex.io/check-probe": kind, "app.kubernetes.io/part-of": "statex", "app.kubernetes.io/component": "check-probe"}
+	if kind == "allowed" {
+		for _, k := range []string{"statex.io/postgres-client", "statex.io/redis-client", "statex.io/rabbitmq-client"} {
+			labels[k] = "true"
+		}
+	}
+	return labels
+}
 
 // A new pod's traffic is admitted a moment after it starts (kube-router adds
 // its IP to the policy sets, ~1.3 s measured), so each target gets
@@ -64,25 +86,22 @@ func checkNetworkPolicy(ctx context.Context, e *Env) Result {
 		}
 		return fmt.Sprintf("%s as uid %d", image, uid), nil
 	})
-	probes := map[string]map[string]string{
-		"allowed": {"statex.io/postgres-client": "true", "statex.io/redis-client": "true", "statex.io/rabbitmq-client": "true"},
-		"denied":  {},
-	}
+	s.Do("the denied probe has the allowed probe's egress allowance", func() (string, error) {
+		list, err := c.CS.NetworkingV1().NetworkPolicies(c.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return "", err
+		}
+		return sameEgress(list.Items, probeLabels("allowed"), probeLabels("denied"))
+	})
 	names := map[string]string{}
 	s.Do("start an allowed and a denied probe pod", func() (string, error) {
-		for kind, extra := range probes {
-			labels := map[string]string{"statex.io/check-probe": kind, "app.kubernetes.io/part-of": "statex", "app.kubernetes.io/component": "check-probe"}
-			for k, v := range extra {
-				labels[k] = v
-			}
+		for _, kind := range []string{"allowed", "denied"} {
 			name := "statex-probe-" + kind + "-" + strings.ToLower(e.RunID[len(e.RunID)-6:])
-			// The allowed probe retries through the admission delay; a
-			// denied connection fails however late it is tried.
-			attempts := 8
-			if kind == "denied" {
-				attempts = 2
-			}
-			if _, err := c.CS.CoreV1().Pods(c.Namespace).Create(ctx, probePod(name, image, uid, labels, attempts), metav1.CreateOptions{}); err != nil {
+			// Both retry through the admission delay (a new pod's traffic
+			// is refused for a moment): a denied probe that gave up sooner
+			// would miss a port the policy wrongly opens. Refused
+			// connections fail at once, so retrying costs seconds.
+			if _, err := c.CS.CoreV1().Pods(c.Namespace).Create(ctx, probePod(name, image, uid, probeLabels(kind), 8), metav1.CreateOptions{}); err != nil {
 				return "", err
 			}
 			names[kind] = name
@@ -108,7 +127,7 @@ func checkNetworkPolicy(ctx context.Context, e *Env) Result {
 	s.Test("the allowed client reaches PostgreSQL, Redis and RabbitMQ", func() (string, error) {
 		return judgeProbe(results["allowed"], "open")
 	})
-	s.Test("a pod no policy allows reaches none of them", func() (string, error) {
+	s.Test("a pod with the same egress but no client label reaches none of them", func() (string, error) {
 		return judgeProbe(results["denied"], "closed")
 	})
 	s.Always("delete the probe pods", func() (string, error) {
@@ -124,12 +143,56 @@ func checkNetworkPolicy(ctx context.Context, e *Env) Result {
 	return s.Finish("networkpolicy", start)
 }
 
+// sameEgress wants both label sets selected by the same egress policies:
+// then the destinations each may reach are the same, and only ingress
+// policies can tell the probes apart.
+func sameEgress(policies []networkingv1.NetworkPolicy, allowed, denied map[string]string) (string, error) {
+	a, err := egressPolicies(policies, allowed)
+	if err != nil {
+		return "", err
+	}
+	d, err := egressPolicies(policies, denied)
+	if err != nil {
+		return "", err
+	}
+	ev := "egress policies of both probes: " + strings.Join(a, ", ")
+	if !slices.Equal(a, d) {
+		return "", fmt.Errorf("the allowed probe's egress is %v, the denied probe's %v: a closed port would not prove the ingress policy", a, d)
+	}
+	return ev, nil
+}
+
+// egressPolicies names the policies that govern the egress of a pod with
+// labels, sorted. A policy without policyTypes governs egress when it has
+// egress rules (the API's defaulting).
+func egressPolicies(policies []networkingv1.NetworkPolicy, labels map[string]string) ([]string, error) {
+	var out []string
+	for _, p := range policies {
+		egress := len(p.Spec.PolicyTypes) == 0 && len(p.Spec.Egress) > 0
+		if slices.Contains(p.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
+			egress = true
+		}
+		if !egress {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+		if err != nil {
+			return nil, fmt.Errorf("NetworkPolicy %s: %w", p.Name, err)
+		}
+		if sel.Matches(k8slabels.Set(labels)) {
+			out = append(out, p.Name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 func judgeProbe(got map[string]string, want string) (string, error) {
 	var ev, bad []string
 	for _, t := range probeTargets {
 		ev = append(ev, t+" "+got[t])
 		if got[t] != want {
-			bad = append(bad, t+" "+got[t])
+			bad = append(bad, probeService[t]+" ("+t+") "+or(got[t], "no answer"))
 		}
 	}
 	if len(bad) > 0 {

@@ -11,9 +11,10 @@ import (
 	"time"
 )
 
-// Prometheus: every scrape target up (targets of services whose image is
-// unavailable offline are excused, by name), every rule group loaded with no
-// failing rule, and an instant query answering.
+// Prometheus: every scrape target the rendered manifests make it look for
+// is there and up, no target down (targets of services whose image the
+// environment may run without are excused, by name), every rule group
+// loaded with no failing rule, and an instant query answering.
 
 func checkPrometheus(ctx context.Context, e *Env) Result {
 	start := time.Now()
@@ -28,12 +29,27 @@ func checkPrometheus(ctx context.Context, e *Env) Result {
 		base = "http://" + addr
 		return pods[0], err
 	})
+	var expected []ExpectedTarget
+	s.Do("derive the expected scrape targets from the rendered manifests", func() (string, error) {
+		if len(e.Manifests) == 0 {
+			return "", fmt.Errorf("no rendered manifest set given: nothing to expect")
+		}
+		var err error
+		if expected, err = ExpectedTargets(e.Manifests); err != nil {
+			return "", err
+		}
+		var desc []string
+		for _, t := range expected {
+			desc = append(desc, t.String())
+		}
+		return strings.Join(desc, ", "), nil
+	})
 	s.Test("every expected scrape target is up", func() (string, error) {
-		targets, err := PromTargets(ctx, base)
+		targets, err := settledTargets(ctx, base)
 		if err != nil {
 			return "", err
 		}
-		return JudgeTargets(targets, e.Unavailable)
+		return JudgeExpectedTargets(expected, targets, e.Unavailable)
 	})
 	s.Test("every rule group loaded, no rule failing", func() (string, error) {
 		return PromRules(ctx, base)
@@ -42,6 +58,30 @@ func checkPrometheus(ctx context.Context, e *Env) Result {
 		return PromQueryUp(ctx, base)
 	})
 	return s.Finish("prometheus", start)
+}
+
+// settledTargets lists the active targets once none is waiting for its
+// first scrape (right after a pod started its target is "unknown" for up
+// to one interval), or after a bound; what is seen then is judged, an
+// unscraped target counting as not up.
+func settledTargets(ctx context.Context, base string) ([]PromTarget, error) {
+	var targets []PromTarget
+	err := Poll(ctx, 45*time.Second, 2*time.Second, func() error {
+		var err error
+		if targets, err = PromTargets(ctx, base); err != nil {
+			return err
+		}
+		for _, t := range targets {
+			if t.Health == "unknown" {
+				return fmt.Errorf("target %s not scraped yet", t.ScrapeURL)
+			}
+		}
+		return nil
+	})
+	if targets == nil && err != nil {
+		return nil, err
+	}
+	return targets, nil
 }
 
 // PromTargets lists the active scrape targets.
@@ -101,10 +141,14 @@ func PromQueryUp(ctx context.Context, base string) (string, error) {
 
 // PromTarget is one active target of GET /api/v1/targets.
 type PromTarget struct {
-	Labels    map[string]string `json:"labels"`
-	Health    string            `json:"health"`
-	LastError string            `json:"lastError"`
-	ScrapeURL string            `json:"scrapeUrl"`
+	// DiscoveredLabels are the labels before relabelling (the pod role's
+	// __meta_kubernetes_* among them).
+	DiscoveredLabels map[string]string `json:"discoveredLabels"`
+	Labels           map[string]string `json:"labels"`
+	ScrapePool       string            `json:"scrapePool"`
+	Health           string            `json:"health"`
+	LastError        string            `json:"lastError"`
+	ScrapeURL        string            `json:"scrapeUrl"`
 }
 
 // JudgeTargets fails on any down target, except targets of services that

@@ -13,37 +13,54 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/statex/infrastructure/pipelines/kube"
+	"github.com/statex/infrastructure/pipelines/manifest"
 )
 
-// Env is what a check gets: the cluster and this run's unique ID.
+// Env is what a check gets: the cluster, this run's unique ID and the
+// rendered manifests the environment was deployed from.
 type Env struct {
 	Cluster *Cluster
 	RunID   string
-	// Unavailable maps services whose image cannot be pulled here to the
-	// reason (their checks are SKIPPED; others excuse their absence by name).
+	// Unavailable maps services whose image cannot be pulled here, and
+	// which the environment allows to be unavailable, to the reason (their
+	// checks are SKIPPED; others excuse their absence by name).
 	Unavailable map[string]string
+	// Manifests is the environment's rendered set: what should be running.
+	Manifests []*manifest.Object
 }
 
 // Check is one service's check.
 type Check struct {
 	Service string
 	Run     func(ctx context.Context, e *Env) Result
+	// Pods are the app.kubernetes.io/name values of the pods the check is
+	// about, when not just Service: an image they cannot pull decides the
+	// check before it runs.
+	Pods []string
 }
 
 // Checks are every service's checks, in the order they run (the deploy's).
 var Checks = []Check{
-	{"postgres", checkPostgres},
-	{"redis", checkRedis},
-	{"rabbitmq", checkRabbitMQ},
-	{"minio", checkMinIO},
-	{"elasticsearch", checkElasticsearch},
-	{"prometheus", checkPrometheus},
-	{"loki", checkLoki},
-	{"jaeger", checkJaeger},
-	{"grafana", checkGrafana},
-	{"mail", checkMail},
-	{"roundcube", checkRoundcube},
-	{"networkpolicy", checkNetworkPolicy},
+	{Service: "postgres", Run: checkPostgres},
+	{Service: "redis", Run: checkRedis},
+	{Service: "rabbitmq", Run: checkRabbitMQ},
+	{Service: "minio", Run: checkMinIO},
+	{Service: "elasticsearch", Run: checkElasticsearch},
+	{Service: "prometheus", Run: checkPrometheus},
+	{Service: "loki", Run: checkLoki},
+	{Service: "jaeger", Run: checkJaeger},
+	{Service: "grafana", Run: checkGrafana},
+	{Service: "mail", Run: checkMail, Pods: []string{"postfix", "dovecot", "postfixadmin"}},
+	{Service: "roundcube", Run: checkRoundcube},
+	// Its probes borrow Redis' image; Redis' own check judges that.
+	{Service: "networkpolicy", Run: checkNetworkPolicy, Pods: []string{}},
+}
+
+func (c Check) pods() []string {
+	if c.Pods == nil {
+		return []string{c.Service}
+	}
+	return c.Pods
 }
 
 // Options configure a check run.
@@ -53,9 +70,17 @@ type Options struct {
 	Config    *rest.Config
 	// Services limits the run (empty: all).
 	Services []string
-	// ProjectImage says whether an image is built by this project; pods
-	// that cannot pull another image make their check SKIPPED.
+	// ProjectImage says whether an image is built by this project: one
+	// that cannot be pulled always fails its check.
 	ProjectImage func(string) bool
+	// MayBeUnavailable says which other images the environment may run
+	// without (manifest.Environment.MayBeUnavailable): a service whose
+	// every pod waits on such an image is SKIPPED. Any other image that
+	// cannot be pulled fails the check. nil: none may be unavailable.
+	MayBeUnavailable func(image string) bool
+	// Manifests is the environment's rendered set; Prometheus' expected
+	// targets are derived from it (without it, that step fails).
+	Manifests []*manifest.Object
 	// Timeout bounds each service's check (default 3 minutes).
 	Timeout time.Duration
 	// Parallel is how many checks run at once (default 4).
@@ -90,26 +115,32 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.ProjectImage == nil {
 		opts.ProjectImage = func(image string) bool { return strings.HasPrefix(image, "statex/") }
 	}
+	if opts.MayBeUnavailable == nil {
+		opts.MayBeUnavailable = func(string) bool { return false }
+	}
 	c, err := NewCluster(opts.Config, opts.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
 	rep := &Report{Env: opts.Env, Namespace: opts.Namespace, RunID: NewRunID()}
-	e := &Env{Cluster: c, RunID: rep.RunID, Unavailable: map[string]string{}}
+	e := &Env{Cluster: c, RunID: rep.RunID, Unavailable: map[string]string{}, Manifests: opts.Manifests}
 	all, err := c.CS.CoreV1().Pods(opts.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list pods in %s: %w", opts.Namespace, err)
 	}
 	byService := map[string][]corev1.Pod{}
-	for _, p := range all.Items {
+	for _, p := range ServerPods(all.Items) {
 		if svc := p.Labels["app.kubernetes.io/name"]; svc != "" {
 			byService[svc] = append(byService[svc], p)
 		}
 	}
+	pulls := map[string]pullVerdict{}
 	for svc, pods := range byService {
-		if reason := unavailable(pods, opts.ProjectImage); reason != "" {
-			e.Unavailable[svc] = reason
+		v := judgePulls(opts.Env, pods, opts.ProjectImage, opts.MayBeUnavailable)
+		pulls[svc] = v
+		if v.skip != "" {
+			e.Unavailable[svc] = v.skip
 		}
 	}
 	var selected []Check
@@ -132,7 +163,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			var res Result
-			if reason := e.Unavailable[chk.Service]; reason != "" {
+			if failed := pullFailures(chk, pulls); len(failed) > 0 {
+				// Decided before it runs: the steps would only fail on the
+				// missing pods, naming less than this does.
+				res = Result{Service: chk.Service, Verdict: Fail, Steps: []Step{{
+					Name: "every image of the service's pods can be pulled", Verdict: Fail, Error: strings.Join(failed, "; "),
+				}}}
+			} else if reason := skipReason(chk, pulls); reason != "" {
 				res = Result{Service: chk.Service, Verdict: Skipped, Reason: reason}
 			} else {
 				cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
@@ -163,28 +200,72 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-// unavailable returns why a service cannot be checked: its pods wait on an
-// image that is not the project's and cannot be pulled (an upstream image on
-// an offline cluster). Pods that are merely broken are checked, and fail.
-func unavailable(pods []corev1.Pod, project func(string) bool) string {
-	var images []string
+// pullVerdict is what the images a service's server pods cannot pull mean
+// for its check: fail lists the images nothing excuses; skip is the reason
+// when every pod waits on an image the environment may run without.
+type pullVerdict struct {
+	fail []string
+	skip string
+}
+
+// judgePulls reads the server pods of one service (see ServerPods). A
+// project image that cannot be pulled is always a failure (it is built
+// here); another image is excused only where the environment lists it,
+// and only when every pod waits on one (a service some pods of which run
+// is checked, and fails if it is broken). Pods that are merely broken are
+// checked, and fail.
+func judgePulls(env string, pods []corev1.Pod, project, mayBeUnavailable func(string) bool) pullVerdict {
+	var v pullVerdict
+	var excused []string
+	blockedPods := 0
 	for _, p := range pods {
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || OwnedByJob(&p) {
-			// A Job's pod (a bootstrap re-run by a deploy, even one still
-			// running) says nothing about the service's own image.
-			continue
+		var blocked []string
+		for _, cs := range append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...) {
+			w := cs.State.Waiting
+			if w == nil || !kube.PullFailing(w.Reason) {
+				continue
+			}
+			blocked = append(blocked, cs.Image)
+			switch {
+			case project(cs.Image):
+				v.fail = append(v.fail, fmt.Sprintf("pod %s cannot pull %s (%s): a project image is never excused", p.Name, cs.Image, w.Reason))
+			case !mayBeUnavailable(cs.Image):
+				v.fail = append(v.fail, fmt.Sprintf("pod %s cannot pull %s (%s) and environment %s does not list %s under unavailableImages",
+					p.Name, cs.Image, w.Reason, env, manifest.ImageRepository(cs.Image)))
+			default:
+				excused = append(excused, cs.Image)
+			}
 		}
-		blocked := kube.UnpullableExternal(&p, project)
-		if len(blocked) == 0 {
-			return ""
+		if len(blocked) > 0 {
+			blockedPods++
 		}
-		images = append(images, blocked...)
 	}
-	if len(images) == 0 {
-		return ""
+	if len(v.fail) == 0 && blockedPods == len(pods) && len(excused) > 0 {
+		slices.Sort(excused)
+		v.skip = "image not buildable offline and not pullable here: " + strings.Join(slices.Compact(excused), ", ") +
+			" (environment " + env + " lists it under unavailableImages)"
 	}
-	slices.Sort(images)
-	return "image not buildable offline and not pullable here: " + strings.Join(slices.Compact(images), ", ")
+	return v
+}
+
+// pullFailures are the images no one excuses among a check's pods.
+func pullFailures(chk Check, pulls map[string]pullVerdict) []string {
+	var out []string
+	for _, svc := range chk.pods() {
+		out = append(out, pulls[svc].fail...)
+	}
+	return out
+}
+
+// skipReason is why a check is SKIPPED: one of its services waits only on
+// images the environment may run without.
+func skipReason(chk Check, pulls map[string]pullVerdict) string {
+	for _, svc := range chk.pods() {
+		if r := pulls[svc].skip; r != "" {
+			return r
+		}
+	}
+	return ""
 }
 
 // OwnedByJob reports whether a Job made the pod (a bootstrap, a bucket

@@ -46,10 +46,12 @@ type Options struct {
 	StageTimeout time.Duration
 	// PollInterval is how often readiness is polled (default 2 s).
 	PollInterval time.Duration
-	// TolerateUnpullable reports workloads whose external (not project-built)
-	// images cannot be pulled as "unavailable" instead of failing the stage:
-	// for offline kind clusters only. Project images must always be present.
-	TolerateUnpullable bool
+	// MayBeUnavailable says which external (not project-built) images may
+	// fail to pull: their workloads are reported "unavailable" instead of
+	// failing the stage. It is the environment's unavailableImages
+	// (manifest.Environment.MayBeUnavailable); nil tolerates none. Project
+	// images must always be present.
+	MayBeUnavailable func(image string) bool
 	// ProjectImage says whether an image is built by this project
 	// (default: the "statex/" repository prefix).
 	ProjectImage func(image string) bool
@@ -155,7 +157,7 @@ func (e *engine) connect() error {
 	e.rm = ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldManager, Group: "statex.io"})
 	e.rm.SetConcurrency(4)
 	e.waiter = &waiter{c: c, interval: e.opts.PollInterval, timeout: e.opts.StageTimeout,
-		tolerate: e.opts.TolerateUnpullable, isProject: e.opts.ProjectImage,
+		mayBeUnavailable: e.opts.MayBeUnavailable, isProject: e.opts.ProjectImage,
 		progress: func(stage string, ws []WorkloadStatus) {
 			e.emit(Event{Stage: stage, Workloads: ws})
 		}}

@@ -43,12 +43,12 @@ const crashLoopLimit = 4
 // waiter polls a stage's workloads until every one is ready, one fails, or
 // the timeout passes.
 type waiter struct {
-	c         client.Client
-	interval  time.Duration
-	timeout   time.Duration
-	tolerate  bool // external images that cannot be pulled are "unavailable", not failures
-	isProject func(image string) bool
-	progress  func(stage string, ws []WorkloadStatus)
+	c                client.Client
+	interval         time.Duration
+	timeout          time.Duration
+	mayBeUnavailable func(image string) bool // external images that may fail to pull: "unavailable", not failures
+	isProject        func(image string) bool
+	progress         func(stage string, ws []WorkloadStatus)
 }
 
 // wait returns the last status of every workload and an error naming the
@@ -195,7 +195,7 @@ func (w *waiter) podTrouble(ctx context.Context, live *unstructured.Unstructured
 			case wt != nil && fatalWaiting[wt.Reason]:
 				return "failed", fmt.Sprintf("pod %s container %s: %s: %s", p.Name, cs.Name, wt.Reason, wt.Message)
 			case wt != nil && kube.PullFailing(wt.Reason):
-				if w.tolerate && !w.isProject(cs.Image) {
+				if w.mayBeUnavailable != nil && w.mayBeUnavailable(cs.Image) && !w.isProject(cs.Image) {
 					unpullable = append(unpullable, cs.Image)
 					continue
 				}

@@ -53,6 +53,46 @@ type Environment struct {
 	Gates       []string `json:"gates,omitempty"`
 	Secrets     string   `json:"secrets,omitempty"`
 	TTL         string   `json:"ttl,omitempty"`
+	// UnavailableImages are the image repositories (no tag or digest) this
+	// environment may run without: a service whose pods cannot pull one is
+	// reported unavailable and its check SKIPPED. Any other image that
+	// cannot be pulled fails the check. Empty: every image must be pulled.
+	UnavailableImages []string `json:"unavailableImages,omitempty"`
+}
+
+// MayBeUnavailable reports whether the environment tolerates image (a full
+// reference) not being pullable: its repository is listed under
+// unavailableImages. A tag bump keeps the allowance; another repository
+// never inherits it.
+func (env *Environment) MayBeUnavailable(image string) bool {
+	repo := dockerHubShort(ImageRepository(image))
+	for _, listed := range env.UnavailableImages {
+		if dockerHubShort(listed) == repo {
+			return true
+		}
+	}
+	return false
+}
+
+// dockerHubShort writes a Docker Hub repository the short way: a runtime
+// may report "docker.io/grafana/grafana" for the manifests' "grafana/grafana".
+func dockerHubShort(repo string) string {
+	if r, ok := strings.CutPrefix(repo, "docker.io/"); ok {
+		return strings.TrimPrefix(r, "library/")
+	}
+	return repo
+}
+
+// ImageRepository is an image reference without its tag and digest
+// ("registry:5000/a/b:1.2@sha256:…" → "registry:5000/a/b").
+func ImageRepository(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	// A colon after the last slash starts the tag; one before it is a
+	// registry's port.
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i]
+	}
+	return ref
 }
 
 // Target names the cluster an environment deploys to: a kind cluster the
@@ -137,6 +177,16 @@ func (e *Environments) check() error {
 		if env.TTL != "" {
 			if _, err := time.ParseDuration(env.TTL); err != nil {
 				errs = append(errs, fmt.Errorf("%s: ttl %q: %v", where, env.TTL, err))
+			}
+		}
+		for j, img := range env.UnavailableImages {
+			// A tagged entry would never match (entries are compared with
+			// the repository only) and silently excuse nothing.
+			switch {
+			case img == "" || ImageRepository(img) != img:
+				errs = append(errs, fmt.Errorf("%s: unavailableImages[%d] %q: want an image repository without tag or digest", where, j, img))
+			case slices.Contains(env.UnavailableImages[:j], img):
+				errs = append(errs, fmt.Errorf("%s: unavailableImages: %q listed twice", where, img))
 			}
 		}
 	}

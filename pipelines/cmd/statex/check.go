@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/statex/infrastructure/pipelines/check"
@@ -19,8 +20,11 @@ Each service's check is a list of named steps with timings, a verdict
 (PASS, FAIL, SKIPPED with the reason) and the evidence observed. Checks run
 here, with real protocol clients, reaching pods through API-server
 port-forwards on 127.0.0.1; test data is unique per run and cleaned up.
-Services whose image cannot be built offline and cannot be pulled report
-SKIPPED, never PASS.
+A service whose pods cannot pull an image the environment lists under
+unavailableImages (manifests/environments.yaml; kind: the upstream images
+that cannot be built offline) reports SKIPPED, never PASS; any other image
+that cannot be pulled FAILs its check. What Prometheus must scrape is
+derived from the environment's rendered manifests.
 
 Usage:
   statex check --env ENV [SERVICE…] [--output text|json|markdown] [--junit FILE]
@@ -69,8 +73,16 @@ func checkEnv(ctx context.Context, envs *manifest.Environments, envName string, 
 		fmt.Fprintln(stderr, "statex check:", err)
 		return exitUsage
 	}
+	// The rendered set is what should be running: the checks judge the
+	// cluster against it. envs.Path is <root>/manifests/environments.yaml.
+	rendered, err := manifest.Render(ctx, filepath.Dir(filepath.Dir(envs.Path)), envs, env.Name)
+	if err != nil {
+		fmt.Fprintln(stderr, "statex check:", err)
+		return exitUsage
+	}
 	rep, err := check.Run(ctx, check.Options{
 		Env: env.Name, Namespace: envs.NamespaceOf(env), Config: cfg, Services: services, Timeout: timeout,
+		MayBeUnavailable: env.MayBeUnavailable, Manifests: rendered.Objects,
 		Progress: func(r check.Result) {
 			fmt.Fprintf(stderr, "check: %-7s %-14s %.1fs %s\n", r.Verdict, r.Service, r.Seconds, r.Reason)
 		},

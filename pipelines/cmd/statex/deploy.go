@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sethvargo/go-githubactions"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -144,8 +143,8 @@ func deployEnv(ctx context.Context, envs *manifest.Environments, env *manifest.E
 	res, derr := deploy.Deploy(ctx, deploy.Options{
 		Rendered: rendered, Env: env, Namespace: envs.NamespaceOf(env), Secrets: envs.GeneratedSecrets,
 		Config: cfg, DryRun: f.dryRun, Force: f.force, StageTimeout: f.timeout,
-		TolerateUnpullable: env.Target.Kind != nil,
-		Progress:           deployProgress(stderr),
+		MayBeUnavailable: env.MayBeUnavailable,
+		Progress:         deployProgress(stderr),
 	})
 	if res != nil {
 		if err := writeDeployReport(stdout, f.format, res, isTerminal(stdout)); err != nil {
@@ -157,7 +156,7 @@ func deployEnv(ctx context.Context, envs *manifest.Environments, env *manifest.E
 			}
 		}
 		if f.gh {
-			githubactions.New().AddStepSummary(report.DeployMarkdown(res))
+			stepSummary("deploy", report.DeployMarkdown(res), stderr)
 		}
 	}
 	if derr != nil {
