@@ -24,6 +24,7 @@ type sarifTool struct {
 
 type sarifDriver struct {
 	Name           string      `json:"name"`
+	Version        string      `json:"version"`
 	InformationURI string      `json:"informationUri,omitempty"`
 	Rules          []sarifRule `json:"rules"`
 }
@@ -55,6 +56,12 @@ type sarifResult struct {
 	Message      sarifText          `json:"message"`
 	Locations    []sarifLocation    `json:"locations"`
 	Suppressions []sarifSuppression `json:"suppressions,omitempty"`
+	Properties   *sarifResultProps  `json:"properties,omitempty"`
+}
+
+// sarifResultProps says which environments a merged result was found in.
+type sarifResultProps struct {
+	Environments []string `json:"environments"`
 }
 
 type sarifLocation struct {
@@ -86,22 +93,31 @@ func sarifLevel(s validate.Severity) string {
 	return "warning"
 }
 
-func sarifResultOf(f validate.Finding) sarifResult {
-	msg := f.Message
-	if obj := f.Object.String(); obj != "" {
-		msg = obj + ": " + msg
+func sarifResultOf(o occurrence, reports int) sarifResult {
+	loc := sarifLocation{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: o.File}}}
+	if o.Line > 0 {
+		loc.PhysicalLocation.Region = &sarifRegion{StartLine: o.Line}
 	}
-	loc := sarifLocation{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: f.File}}}
-	if f.Line > 0 {
-		loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Line}
+	return sarifResult{
+		RuleID: o.Rule, Level: sarifLevel(o.Severity), Message: sarifText{o.text(reports)},
+		Locations: []sarifLocation{loc}, Properties: &sarifResultProps{Environments: o.targets},
 	}
-	return sarifResult{RuleID: f.Rule, Level: sarifLevel(f.Severity), Message: sarifText{msg}, Locations: []sarifLocation{loc}}
 }
 
-// ValidateSARIF writes one run per report with the rule catalog and every
-// finding (suppressed ones marked as suppressed in source, with the reason).
-func ValidateSARIF(w io.Writer, reps []*validate.Report) error {
-	var rules []sarifRule
+// ValidateSARIF writes one run for all reports: the rule catalog and every
+// finding, merged across environments (suppressed ones marked as
+// suppressed in source, with the reason), each result listing its
+// environments in its properties. One run per invocation, not one per
+// environment: upload-sarif refuses several runs of one tool that no
+// category (automationDetails.id) tells apart, and an alert belongs to a
+// line of a manifest, which the environments share, so a fix should close
+// one alert, not one per environment. toolVersion is the driver's version
+// ("" finds it in the build, see BuildVersion).
+func ValidateSARIF(w io.Writer, reps []*validate.Report, toolVersion string) error {
+	if toolVersion == "" {
+		toolVersion = BuildVersion()
+	}
+	rules := []sarifRule{}
 	for _, r := range validate.Rules {
 		rules = append(rules, sarifRule{
 			ID: r.ID, ShortDescription: sarifText{r.Summary}, FullDescription: sarifText{r.Rationale},
@@ -109,18 +125,19 @@ func ValidateSARIF(w io.Writer, reps []*validate.Report) error {
 			Properties: sarifProps{Tags: []string{string(r.Layer), "kubernetes"}},
 		})
 	}
-	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{}}
-	for _, rep := range reps {
-		run := sarifRun{Tool: sarifTool{Driver: sarifDriver{Name: "statex validate", Rules: rules}}, Results: []sarifResult{}}
-		for _, f := range rep.Findings {
-			run.Results = append(run.Results, sarifResultOf(f))
-		}
-		for _, s := range rep.Suppressed {
-			res := sarifResultOf(s.Finding)
-			res.Suppressions = []sarifSuppression{{Kind: "inSource", Justification: s.Reason}}
-			run.Results = append(run.Results, res)
-		}
-		log.Runs = append(log.Runs, run)
+	run := sarifRun{
+		Tool:    sarifTool{Driver: sarifDriver{Name: "statex validate", Version: toolVersion, Rules: rules}},
+		Results: []sarifResult{},
 	}
+	findings, suppressed := mergeFindings(reps)
+	for _, o := range findings {
+		run.Results = append(run.Results, sarifResultOf(o, len(reps)))
+	}
+	for _, o := range suppressed {
+		res := sarifResultOf(o, len(reps))
+		res.Suppressions = []sarifSuppression{{Kind: "inSource", Justification: o.reason}}
+		run.Results = append(run.Results, res)
+	}
+	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}
 	return WriteJSON(w, log)
 }

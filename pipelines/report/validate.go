@@ -9,8 +9,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/sethvargo/go-githubactions"
-
 	"github.com/statex/infrastructure/pipelines/validate"
 )
 
@@ -120,27 +118,3 @@ func ValidateMarkdown(rep *validate.Report) string {
 }
 
 func mdEscape(s string) string { return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s) }
-
-// ValidateAnnotations emits one GitHub Actions annotation per finding, so
-// errors show on the pull request's diff at the right line.
-func ValidateAnnotations(gh *githubactions.Action, rep *validate.Report) {
-	for _, f := range rep.Findings {
-		fields := map[string]string{"file": f.File, "title": "statex " + f.Rule}
-		if f.Line > 0 {
-			fields["line"] = fmt.Sprint(f.Line)
-		}
-		msg := f.Message
-		if obj := f.Object.String(); obj != "" {
-			msg = obj + ": " + msg
-		}
-		if f.Hint != "" {
-			msg += " — fix: " + f.Hint
-		}
-		a := gh.WithFieldsMap(fields)
-		if f.Severity == validate.SeverityError {
-			a.Errorf("%s", msg)
-		} else {
-			a.Warningf("%s", msg)
-		}
-	}
-}

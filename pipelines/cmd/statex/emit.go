@@ -3,9 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
-
-	"github.com/sethvargo/go-githubactions"
 
 	"github.com/statex/infrastructure/pipelines/report"
 )
@@ -42,11 +41,21 @@ func emitVerdicts(verb, format, junit string, gh bool, r verdictReport, stdout, 
 		}
 	}
 	if gh {
-		githubactions.New().AddStepSummary(r.markdown())
+		stepSummary(verb, r.markdown(), stderr)
 	}
 	if len(r.failed) > 0 {
 		fmt.Fprintf(stderr, "statex %s: failed: %s\n", verb, strings.Join(r.failed, ", "))
 		return exitFindings
 	}
 	return exitOK
+}
+
+// stepSummary appends markdown to the GitHub step summary, or says in one
+// line on stderr why it could not (GITHUB_STEP_SUMMARY unset outside a
+// runner, an unwritable file): a missing summary must not fail the verb,
+// let alone crash it.
+func stepSummary(verb, markdown string, stderr io.Writer) {
+	if err := report.AddStepSummary(os.Getenv, markdown); err != nil {
+		fmt.Fprintf(stderr, "statex %s: no GitHub step summary written: %v\n", verb, err)
+	}
 }

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/sethvargo/go-githubactions"
-
 	"github.com/statex/infrastructure/pipelines/manifest"
 	"github.com/statex/infrastructure/pipelines/report"
 	"github.com/statex/infrastructure/pipelines/validate"
@@ -41,7 +39,11 @@ Examples:
   statex validate --env kind --sarif out/validate.sarif --junit out/validate.xml
 
 In GitHub Actions (GITHUB_ACTIONS=true) findings also become annotations on
-the pull request and a step summary is written (disable with --github=false).
+the pull request, written to stderr so stdout stays the report: one per
+finding across environments, errors first, at most 10 errors and 10
+warnings (what GitHub shows for a step) and a notice counting the rest. A
+step summary is appended to $GITHUB_STEP_SUMMARY when it is set. Disable
+both with --github=false.
 
 Exit codes: 0 no errors (warnings allowed), 1 error findings, 2 usage or input errors.
 `
@@ -112,30 +114,50 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "statex validate:", err)
 		return exitUsage
 	}
-	for file, write := range map[string]func(io.Writer, []*validate.Report) error{
-		*junitFile: report.ValidateJUnit, *sarifFile: report.ValidateSARIF,
-	} {
-		if file == "" {
+	files := []struct {
+		path  string
+		write func(io.Writer, []*validate.Report) error
+	}{
+		{*junitFile, report.ValidateJUnit},
+		{*sarifFile, validateSARIF},
+	}
+	for _, f := range files {
+		if f.path == "" {
 			continue
 		}
-		if err := writeFile(file, func(w io.Writer) error { return write(w, reps) }); err != nil {
+		if err := writeFile(f.path, func(w io.Writer) error { return f.write(w, reps) }); err != nil {
 			fmt.Fprintln(stderr, "statex validate:", err)
 			return exitUsage
 		}
 	}
-	failed := false
+	if *gh {
+		// Annotations on stderr: the runner reads workflow commands there
+		// too, and stdout may be a JSON, JUnit or SARIF report.
+		if err := report.ValidateAnnotations(stderr, reps); err != nil {
+			fmt.Fprintln(stderr, "statex validate: annotations:", err)
+		}
+		var md strings.Builder
+		for _, rep := range reps {
+			md.WriteString(report.ValidateMarkdown(rep) + "\n")
+		}
+		stepSummary("validate", md.String(), stderr)
+	}
 	for _, rep := range reps {
-		failed = failed || rep.Failed()
-		if *gh {
-			action := githubactions.New()
-			report.ValidateAnnotations(action, rep)
-			action.AddStepSummary(report.ValidateMarkdown(rep))
+		if rep.Failed() {
+			return exitFindings
 		}
 	}
-	if failed {
-		return exitFindings
-	}
 	return exitOK
+}
+
+// validateSARIF names this build as the SARIF driver's version: the one
+// set at link time, else what the Go build recorded.
+func validateSARIF(w io.Writer, reps []*validate.Report) error {
+	v := version
+	if v == "dev" {
+		v = report.BuildVersion()
+	}
+	return report.ValidateSARIF(w, reps, v)
 }
 
 func writeValidateReports(w io.Writer, format string, reps []*validate.Report) error {
@@ -146,7 +168,7 @@ func writeValidateReports(w io.Writer, format string, reps []*validate.Report) e
 		}
 		return report.WriteJSON(w, reps)
 	case "sarif":
-		return report.ValidateSARIF(w, reps)
+		return validateSARIF(w, reps)
 	case "junit":
 		return report.ValidateJUnit(w, reps)
 	case "markdown":
