@@ -94,7 +94,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"render", "--env", "nope"}, exitUsage, `no environment "nope"`},
 		{[]string{"drill", "nosuch"}, exitUsage, `no scenario "nosuch" (have: postgres-leader-pod-kill, postgres-postmaster-crash, rabbitmq-queue-leader-pod-kill, minio-node-loss, redis-master-pod-kill)`},
 		{[]string{"drill", "--env", "nope"}, exitUsage, `no environment "nope"`},
-		{[]string{"drill", "--help"}, exitOK, "gates: RTO ≤ 90 s, RPO ≤ 0 s"},
+		{[]string{"drill", "--help"}, exitOK, "gates: RTO ≤ 90 s, ≤ 0 acknowledged writes lost, RPO ≤ 0 s"},
 		{[]string{"drill", "--max-rto", "0s"}, exitUsage, "must be above 0"},
 		{[]string{"drill", "--max-rpo", "-1s"}, exitUsage, "must not be negative"},
 		{[]string{"bogus"}, exitUsage, `unknown command "bogus"`},
