@@ -58,15 +58,10 @@ func checkEnv(env string) error {
 	return nil
 }
 
-// Paths and scripts of the Deploy and Up functions.
+// Where the cluster functions mount their kubeconfig and the Docker socket.
 const (
 	kubeconfigPath   = "/run/statex/kubeconfig"
 	dockerSocketPath = "/var/run/docker.sock"
-	// joinKindNetwork creates kind's network if missing (kind reuses an
-	// existing one) and connects the Dagger engine's container to it, so
-	// containers the engine runs can reach the kind nodes.
-	joinKindNetwork = `docker network inspect kind >/dev/null 2>&1 || docker network create kind >/dev/null
-for c in $(docker ps -q --filter name=dagger-engine); do docker network connect kind "$c" 2>/dev/null || true; done`
 )
 
 // deployFormats are the report formats `statex deploy --output` accepts.

@@ -236,7 +236,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
 				}
 			}
-			return (*Statex).Deploy(&parent, ctx, source, env, kubeconfig, dryRun, format)
+			var docker *dagger.Socket
+			if inputArgs["docker"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["docker"]), &docker)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg docker", err))
+				}
+			}
+			return (*Statex).Deploy(&parent, ctx, source, env, kubeconfig, dryRun, format, docker)
 		case "Drill":
 			var parent Statex
 			err = json.Unmarshal(parentJSON, &parent)
@@ -278,7 +285,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
 				}
 			}
-			return (*Statex).Drill(&parent, ctx, source, env, kubeconfig, scenarios, format)
+			var docker *dagger.Socket
+			if inputArgs["docker"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["docker"]), &docker)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg docker", err))
+				}
+			}
+			return (*Statex).Drill(&parent, ctx, source, env, kubeconfig, scenarios, format, docker)
 		case "Render":
 			var parent Statex
 			err = json.Unmarshal(parentJSON, &parent)
@@ -334,7 +348,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
 				}
 			}
-			return (*Statex).Test(&parent, ctx, source, env, kubeconfig, format)
+			var docker *dagger.Socket
+			if inputArgs["docker"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["docker"]), &docker)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg docker", err))
+				}
+			}
+			return (*Statex).Test(&parent, ctx, source, env, kubeconfig, format, docker)
 		case "Up":
 			var parent Statex
 			err = json.Unmarshal(parentJSON, &parent)

@@ -1,16 +1,15 @@
 package main
 
-// Run with: DAGGER_SESSION_PORT=1 DAGGER_SESSION_TOKEN=x go test ./...
-// (the generated init builds a client; nothing dials until an API call).
+// Plain `go test ./...` works: internal/testsession sets the session
+// variables the generated init requires (nothing dials until an API call).
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	_ "dagger/statex/internal/testsession"
 )
 
 func TestNewDefaults(t *testing.T) {
@@ -25,35 +24,13 @@ func TestNewDefaults(t *testing.T) {
 // The +default pragma is what `dagger call` uses; the constant is what Go
 // callers and the fallback in cli() use. They must agree.
 func TestDefaultPragmasMatchConstants(t *testing.T) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "main.go", nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pragmas := map[string]map[string]string{} // func -> param -> +default value
-	for _, d := range f.Decls {
-		fd, ok := d.(*ast.FuncDecl)
-		if !ok {
-			continue
-		}
-		pragmas[fd.Name.Name] = map[string]string{}
-		for _, p := range fd.Type.Params.List {
-			// parameter comments are not attached to ast.Field.Doc: take
-			// the comment group that ends on the line above the parameter
-			var doc *ast.CommentGroup
-			for _, cg := range f.Comments {
-				if fset.Position(cg.End()).Line == fset.Position(p.Pos()).Line-1 {
-					doc = cg
-				}
-			}
-			if doc == nil {
-				continue
-			}
-			for _, line := range strings.Split(doc.Text(), "\n") {
-				if v, ok := strings.CutPrefix(strings.TrimSpace(line), "+default="); ok {
-					for _, n := range p.Names {
-						pragmas[fd.Name.Name][n.Name] = v
-					}
+	for fn, params := range paramPragmas(t) {
+		pragmas[fn] = map[string]string{}
+		for p, lines := range params {
+			for _, l := range lines {
+				if v, ok := strings.CutPrefix(l, "+default="); ok {
+					pragmas[fn][p] = v
 				}
 			}
 		}
@@ -62,6 +39,10 @@ func TestDefaultPragmasMatchConstants(t *testing.T) {
 		"New":      {"goImage": strconv.Quote(defaultGoImage)},
 		"Render":   {"env": `"kind"`},
 		"Validate": {"env": `"kind"`, "format": `"text"`},
+		"Deploy":   {"env": `"kind"`, "format": `"text"`},
+		"Test":     {"env": `"kind"`, "format": `"text"`},
+		"Drill":    {"env": `"kind"`, "format": `"text"`},
+		"Up":       {"env": `"kind"`, "format": `"text"`},
 	}
 	for fn, params := range want {
 		for p, v := range params {
@@ -70,9 +51,9 @@ func TestDefaultPragmasMatchConstants(t *testing.T) {
 			}
 		}
 	}
-	// the default format must be one the CLI accepts
-	if !slices.Contains(validateFormats, "text") {
-		t.Errorf("default format not in %v", validateFormats)
+	// the default formats must be ones the CLI accepts
+	if !slices.Contains(validateFormats, "text") || !slices.Contains(deployFormats, "text") {
+		t.Errorf("default format not in %v / %v", validateFormats, deployFormats)
 	}
 }
 

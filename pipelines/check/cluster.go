@@ -33,6 +33,11 @@ type Cluster struct {
 	// mailAdmin serialises Postfixadmin changes: concurrent checks would
 	// race to create the shared test domain.
 	mailAdmin sync.Mutex
+
+	// read holds every Secret value handed out, so results can be
+	// scrubbed of them before they are reported (Scrubber).
+	readMu sync.Mutex
+	read   []string
 }
 
 type forward struct {
@@ -220,7 +225,27 @@ func (c *Cluster) Secret(ctx context.Context, name, key string) (string, error) 
 	if !ok {
 		return "", fmt.Errorf("secret %s has no key %s", name, key)
 	}
+	c.readMu.Lock()
+	c.read = append(c.read, string(v))
+	c.readMu.Unlock()
 	return string(v), nil
+}
+
+// Scrubber removes every Secret value read so far from text: a client
+// error, a command's stderr or a server's reply may quote one, and steps'
+// evidence and errors are printed and uploaded.
+func (c *Cluster) Scrubber() kube.Scrubber {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	return kube.NewScrubber(c.read...)
+}
+
+// ScrubSteps scrubs the evidence and errors of steps in place.
+func ScrubSteps(s kube.Scrubber, steps []Step) {
+	for i := range steps {
+		steps[i].Evidence = s.String(steps[i].Evidence)
+		steps[i].Error = s.String(steps[i].Error)
+	}
 }
 
 // Exec runs a command in a pod's container and returns stdout.

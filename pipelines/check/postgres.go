@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/statex/infrastructure/pipelines/kube"
 )
 
 // PostgreSQL: Patroni's view of the cluster, a unique row written through
@@ -54,7 +58,7 @@ func checkPostgres(ctx context.Context, e *Env) Result {
 		if err != nil {
 			return nil, err
 		}
-		return pgx.Connect(ctx, fmt.Sprintf("postgres://postgres:%s@%s/postgres?sslmode=disable&connect_timeout=10", password, addr))
+		return ConnectPostgres(ctx, addr, "postgres", password, "postgres", 10*time.Second)
 	}
 	var lsn, marker string
 	marker = "check-" + e.RunID
@@ -239,4 +243,30 @@ func ReplicationStatus(ctx context.Context, conn *pgx.Conn, want int, maxLag tim
 		return ev, fmt.Errorf("replay lag %.3fs over %s", worst, maxLag)
 	}
 	return ev, nil
+}
+
+// ConnectPostgres connects to database on addr as user. The password is set
+// on the parsed config, never written into the connection string: pgx
+// quotes the string in parse errors, and a reserved character in the
+// password would break it. The error is scrubbed of the password too.
+func ConnectPostgres(ctx context.Context, addr, user, password, database string, timeout time.Duration) (*pgx.Conn, error) {
+	cfg, err := PostgresConfig(addr, user, password, database, timeout)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	return conn, kube.NewScrubber(password).Error(err)
+}
+
+// PostgresConfig is the pgx config ConnectPostgres uses (plain TCP: the
+// hop is a port-forward to the pod).
+func PostgresConfig(addr, user, password, database string, timeout time.Duration) (*pgx.ConnConfig, error) {
+	u := url.URL{Scheme: "postgres", User: url.User(user), Host: addr, Path: "/" + database,
+		RawQuery: "sslmode=disable&connect_timeout=" + strconv.Itoa(max(1, int(timeout.Seconds())))}
+	cfg, err := pgx.ParseConfig(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("postgres config for %s: %w", addr, err)
+	}
+	cfg.Password = password
+	return cfg, nil
 }

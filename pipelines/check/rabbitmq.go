@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/statex/infrastructure/pipelines/kube"
 )
 
 // RabbitMQ: 3 running nodes; a quorum queue with 3 members and a
@@ -43,7 +46,7 @@ func checkRabbitMQ(ctx context.Context, e *Env) Result {
 		if err != nil {
 			return "", err
 		}
-		conn, err = amqp.DialConfig("amqp://admin:"+password+"@"+addr+"/", amqp.Config{Dial: amqp.DefaultDial(10 * time.Second)})
+		conn, err = DialAMQP(addr, "admin", password, 10*time.Second)
 		if err != nil {
 			return "", err
 		}
@@ -261,4 +264,17 @@ func getOne(ctx context.Context, ch *amqp.Channel, queue string) (amqp.Delivery,
 		return nil
 	})
 	return d, err
+}
+
+// DialAMQP connects to addr as user. The credentials travel in the SASL
+// config, never in the URL: amqp091 quotes the URL in its parse errors,
+// and a password with a reserved character ('/', '@', '%') breaks the
+// parse. The error is scrubbed of the password all the same.
+func DialAMQP(addr, user, password string, timeout time.Duration) (*amqp.Connection, error) {
+	u := url.URL{Scheme: "amqp", Host: addr, Path: "/"}
+	conn, err := amqp.DialConfig(u.String(), amqp.Config{
+		SASL: []amqp.Authentication{&amqp.PlainAuth{Username: user, Password: password}},
+		Dial: amqp.DefaultDial(timeout),
+	})
+	return conn, kube.NewScrubber(password).Error(err)
 }

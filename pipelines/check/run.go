@@ -118,6 +118,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.MayBeUnavailable == nil {
 		opts.MayBeUnavailable = func(string) bool { return false }
 	}
+	// Nothing below says "unreachable" as plainly: the first list would
+	// fail with a bare dial error.
+	if err := kube.Reachable(ctx, opts.Config); err != nil {
+		return nil, err
+	}
 	c, err := NewCluster(opts.Config, opts.Namespace)
 	if err != nil {
 		return nil, err
@@ -176,6 +181,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 				res = chk.Run(cctx, e)
 				cancel()
 			}
+			res.Reason = c.Scrubber().String(res.Reason)
+			ScrubSteps(c.Scrubber(), res.Steps)
 			results[i] = res
 			if opts.Progress != nil {
 				mu.Lock()

@@ -18,9 +18,12 @@ import (
 // (the API server validates and defaults it, admission included) and
 // compared with the live object. Nothing is written.
 func (e *engine) plan(ctx context.Context, res *Result, staged []stagedObjects, hist *History) error {
+	nsExists, err := e.namespaceExists(ctx)
+	if err != nil {
+		res.Status = ReleaseFailed
+		return err
+	}
 	res.Status = "planned"
-	nsExists := e.namespaceExists(ctx)
-	var err error
 	res.Secrets, err = PlanSecrets(ctx, e.cs, e.opts.Namespace, e.opts.Secrets, e.opts.Env.Secrets == "external", nsExists)
 	if err != nil {
 		res.Status = ReleaseFailed
@@ -71,9 +74,19 @@ func (e *engine) plan(ctx context.Context, res *Result, staged []stagedObjects, 
 	return nil
 }
 
-func (e *engine) namespaceExists(ctx context.Context) bool {
+// namespaceExists says whether the namespace is there; an error that is not
+// "not found" is returned, never taken for "absent" (a dry run would then
+// plan every object as new).
+func (e *engine) namespaceExists(ctx context.Context) (bool, error) {
 	ns := &corev1.Namespace{}
-	return e.c.Get(ctx, client.ObjectKey{Name: e.opts.Namespace}, ns) == nil
+	err := e.c.Get(ctx, client.ObjectKey{Name: e.opts.Namespace}, ns)
+	switch {
+	case err == nil:
+		return true, nil
+	case isNotFound(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("read namespace %s: %w", e.opts.Namespace, err)
 }
 
 // desiredEqual says whether a stored object equals the one about to be
@@ -103,11 +116,18 @@ var serverFields = [][]string{
 
 // diffText renders the live → desired change as one line per JSON patch
 // operation: short, stable, and readable in a PR summary.
+// A Secret's values are masked (*** where equal, *** (before) and
+// *** (after) where changed): the diff is printed and uploaded.
 func diffText(live, merged *unstructured.Unstructured) string {
 	a, b := live.DeepCopy(), merged.DeepCopy()
 	for _, f := range serverFields {
 		unstructured.RemoveNestedField(a.Object, f...)
 		unstructured.RemoveNestedField(b.Object, f...)
+	}
+	if a.GetKind() == "Secret" || b.GetKind() == "Secret" {
+		if err := maskSecret(a, b); err != nil {
+			return "diff unavailable: " + err.Error()
+		}
 	}
 	patch, err := jsondiff.Compare(a.Object, b.Object, jsondiff.Invertible())
 	if err != nil {
@@ -143,3 +163,31 @@ func short(v any) string {
 	}
 	return s
 }
+
+// maskSecret masks a Secret's data with ssa's sanitizer, and what the
+// sanitizer does not cover: stringData (write-only, but a merged object may
+// carry it) and kubectl's last-applied annotation, which holds the data of
+// a Secret once applied with kubectl apply.
+func maskSecret(live, merged *unstructured.Unstructured) error {
+	if err := ssa.SanitizeUnstructuredData(live, merged); err != nil {
+		return fmt.Errorf("mask secret: %w", err)
+	}
+	for _, u := range []*unstructured.Unstructured{live, merged} {
+		if sd, ok, _ := unstructured.NestedMap(u.Object, "stringData"); ok {
+			for k := range sd {
+				sd[k] = maskValue
+			}
+			_ = unstructured.SetNestedMap(u.Object, sd, "stringData")
+		}
+		if ann := u.GetAnnotations(); ann[lastApplied] != "" {
+			ann[lastApplied] = maskValue
+			u.SetAnnotations(ann)
+		}
+	}
+	return nil
+}
+
+const (
+	maskValue   = "***"
+	lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+)

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/statex/infrastructure/pipelines/kube"
 	"github.com/statex/infrastructure/pipelines/manifest"
 )
 
@@ -24,8 +25,15 @@ import (
 const FieldManager = "statex"
 
 // ErrCluster marks errors reaching the cluster (as opposed to a deploy that
-// ran and failed).
+// ran and failed): nothing was applied.
 var ErrCluster = errors.New("cluster unreachable")
+
+// clusterError is an ErrCluster that prints only its cause, which already
+// names the API server (kube.UnreachableError).
+type clusterError struct{ err error }
+
+func (e clusterError) Error() string   { return e.err.Error() }
+func (e clusterError) Unwrap() []error { return []error{ErrCluster, e.err} }
 
 // Options configure one deploy.
 type Options struct {
@@ -111,7 +119,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	res := &Result{Env: opts.Env.Name, Namespace: opts.Namespace, Hash: opts.Rendered.Hash, DryRun: opts.DryRun}
 	defer func() { res.Duration = secondsOf(time.Since(e.start)) }()
 
-	if err := e.connect(); err != nil {
+	if err := e.connect(ctx); err != nil {
 		res.Status = ReleaseFailed
 		return res, err
 	}
@@ -128,7 +136,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	hist, err := LoadHistory(ctx, e.cs, opts.Namespace, opts.Env.Name)
 	if err != nil {
 		res.Status = ReleaseFailed
-		return res, fmt.Errorf("%w: %w", ErrCluster, err)
+		return res, clusterError{err}
 	}
 	prev := hist.LastSucceeded()
 	if prev != nil {
@@ -140,17 +148,23 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	return res, e.run(ctx, res, staged, hist)
 }
 
-func (e *engine) connect() error {
+// connect makes the clients, after asking the API server whether it is
+// there at all: without that, an unreachable server surfaces as whatever
+// read fails first (a dry run even reported "planned").
+func (e *engine) connect(ctx context.Context) error {
+	if err := kube.Reachable(ctx, e.opts.Config); err != nil {
+		return clusterError{err}
+	}
 	cfg := rest.CopyConfig(e.opts.Config)
 	// Defaults (5 QPS) make a 124-object deploy wait on the client limiter.
 	cfg.QPS, cfg.Burst = 50, 100
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrCluster, cfg.Host, err)
+		return clusterError{fmt.Errorf("API server %s: %w", kube.ServerURL(cfg), err)}
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrCluster, cfg.Host, err)
+		return clusterError{fmt.Errorf("API server %s: %w", kube.ServerURL(cfg), err)}
 	}
 	e.c, e.cs = c, cs
 	poller := polling.NewStatusPoller(c, c.RESTMapper(), polling.Options{})
@@ -217,7 +231,12 @@ func (e *engine) run(ctx context.Context, res *Result, staged []stagedObjects, h
 	if external {
 		// Secrets from an external store are a precondition: check them
 		// before anything is applied, not after the foundation stage.
-		plan, err := PlanSecrets(ctx, e.cs, e.opts.Namespace, e.opts.Secrets, true, e.namespaceExists(ctx))
+		nsExists, err := e.namespaceExists(ctx)
+		if err != nil {
+			res.Status = ReleaseFailed
+			return err
+		}
+		plan, err := PlanSecrets(ctx, e.cs, e.opts.Namespace, e.opts.Secrets, true, nsExists)
 		if err != nil {
 			res.Status = ReleaseFailed
 			return err
@@ -274,10 +293,15 @@ func (e *engine) run(ctx context.Context, res *Result, staged []stagedObjects, h
 			for _, rest := range staged[i+1:] {
 				res.Stages = append(res.Stages, StageResult{Name: rest.stage.Name, Status: "skipped"})
 			}
-			res.Failure = e.diagnose(ctx, s.stage.Name, err, sr.Workloads, s.objects)
+			// What is reported, stored in the release and returned is
+			// scrubbed of the namespace's secret values (see scrub.go).
+			scrub, logsOK := e.failureScrubber(ctx)
+			err = scrub.Error(err)
+			res.Failure = scrubFailure(e.diagnose(ctx, s.stage.Name, err, sr.Workloads, s.objects), scrub, logsOK)
 			res.Status = ReleaseFailed
 			if prev != nil && len(applied) > 0 {
 				res.Rollback = e.rollback(ctx, prev, applied, staged)
+				res.Rollback.Error = scrub.String(res.Rollback.Error)
 				if res.Rollback.Error == "" {
 					res.Status = "rolled-back"
 				}

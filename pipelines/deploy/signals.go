@@ -46,8 +46,13 @@ var DefaultSignals = []Signal{
 	},
 	{
 		Service: "redis", Name: "sentinel sees master and replicas", Container: "sentinel",
-		Command: []string{"sh", "-c", `redis-cli --no-auth-warning -p 26379 sentinel master "$MASTER_NAME"`},
-		Check:   checkSentinel,
+		// Three views: the master, then every replica and every other
+		// Sentinel this Sentinel remembers, each with its flags.
+		Command: []string{"sh", "-c", `set -e; cli="redis-cli --no-auth-warning -p 26379"
+echo '#master'; $cli sentinel master "$MASTER_NAME"
+echo '#replicas'; $cli sentinel replicas "$MASTER_NAME"
+echo '#sentinels'; $cli sentinel sentinels "$MASTER_NAME"`},
+		Check: checkSentinel,
 	},
 }
 
@@ -67,26 +72,73 @@ func checkRabbitCluster(out string, desired int) error {
 	return err
 }
 
-// checkSentinel wants a master flagged healthy, desired-1 replicas and every
-// other Sentinel known (quorum needs them).
+// checkSentinel wants a master flagged healthy, desired-1 healthy replicas
+// and desired-1 healthy other Sentinels (quorum needs them). Healthy means
+// flagged only "slave" (with its link to the master up) or only "sentinel".
+// A Sentinel never forgets a peer: a pod that came back with a new IP (after
+// a drill, a node loss) leaves its old address behind flagged s_down, so the
+// totals (num-slaves, num-other-sentinels) would count it and never settle.
 func checkSentinel(out string, desired int) error {
-	kv := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	var key string
-	for i := 0; sc.Scan(); i++ {
-		if i%2 == 0 {
-			key = strings.TrimSpace(sc.Text())
-		} else {
-			kv[key] = strings.TrimSpace(sc.Text())
-		}
+	sections := sentinelSections(out)
+	master := sections["master"]
+	if len(master) != 1 {
+		return fmt.Errorf("sentinel master: unreadable answer %q", strings.TrimSpace(out))
 	}
-	if kv["flags"] != "master" {
-		return fmt.Errorf("sentinel master flags %q (want master)", kv["flags"])
+	if master[0]["flags"] != "master" {
+		return fmt.Errorf("sentinel master flags %q (want master)", master[0]["flags"])
 	}
-	if kv["num-slaves"] != fmt.Sprint(desired-1) || kv["num-other-sentinels"] != fmt.Sprint(desired-1) {
-		return fmt.Errorf("want %d replicas and %d other sentinels, have %s and %s", desired-1, desired-1, kv["num-slaves"], kv["num-other-sentinels"])
+	replicas, staleReplicas := countHealthy(sections["replicas"], "slave")
+	sentinels, staleSentinels := countHealthy(sections["sentinels"], "sentinel")
+	if replicas != desired-1 || sentinels != desired-1 {
+		return fmt.Errorf("want %d healthy replicas and %d other sentinels, have %d and %d (%d and %d down or disconnected)",
+			desired-1, desired-1, replicas, sentinels, staleReplicas, staleSentinels)
 	}
 	return nil
+}
+
+// sentinelSections splits the signal's output at its "#name" markers into
+// entries: redis-cli prints replies one element per line, key then value,
+// and an entry of SENTINEL REPLICAS/SENTINELS starts at its "name" key.
+func sentinelSections(out string) map[string][]map[string]string {
+	sections := map[string][]map[string]string{}
+	var section, key string
+	n := 0 // line index inside the section: even lines are keys
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "#") {
+			section, n = strings.TrimPrefix(line, "#"), 0
+			sections[section] = nil
+			continue
+		}
+		if section == "" {
+			continue
+		}
+		if n%2 == 0 {
+			key = line
+			if key == "name" || len(sections[section]) == 0 {
+				sections[section] = append(sections[section], map[string]string{})
+			}
+		} else {
+			entries := sections[section]
+			entries[len(entries)-1][key] = line
+		}
+		n++
+	}
+	return sections
+}
+
+// countHealthy counts entries flagged exactly role (replicas also need
+// master-link-status ok) and the rest.
+func countHealthy(entries []map[string]string, role string) (healthy, other int) {
+	for _, e := range entries {
+		if e["flags"] == role && (role != "slave" || e["master-link-status"] == "ok") {
+			healthy++
+		} else {
+			other++
+		}
+	}
+	return healthy, other
 }
 
 type signalRunner struct {

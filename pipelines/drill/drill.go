@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/statex/infrastructure/pipelines/check"
+	"github.com/statex/infrastructure/pipelines/kube"
 )
 
 // Metrics are what a drill measured.
@@ -184,6 +185,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Minute
 	}
+	// Without this an unreachable server showed as every scenario FAILing
+	// its first step: a broken cluster judged as failed drills (exit 1).
+	if err := kube.Reachable(ctx, opts.Config); err != nil {
+		return nil, err
+	}
 	c, err := check.NewCluster(opts.Config, opts.Namespace)
 	if err != nil {
 		return nil, err
@@ -205,6 +211,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			sc.Gates.MaxLost = *opts.MaxLost
 		}
 		res := sc.Run(ctx, e, sc)
+		res.Reason = c.Scrubber().String(res.Reason)
+		check.ScrubSteps(c.Scrubber(), res.Steps)
 		switch res.Verdict {
 		case check.Pass:
 			rep.Passed++

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/statex/infrastructure/pipelines/check"
+	"github.com/statex/infrastructure/pipelines/kube"
 )
 
 // acksEvery makes n acknowledgements, one per step from t0, skipping the
@@ -280,8 +283,34 @@ func TestServerPodsLeaveOutJobPods(t *testing.T) {
 	}
 }
 
+// versionServer is an API server that answers only /version, on the
+// loopback: enough for Run's reachability probe.
+func versionServer(t *testing.T) *rest.Config {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"major":"1","minor":"34"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return &rest.Config{Host: srv.URL}
+}
+
+// An unreachable API server is an error before any scenario runs, not five
+// FAILed drills (exit 1 instead of 2, and no word that the server is gone).
+func TestRunStopsOnUnreachableAPIServer(t *testing.T) {
+	saved := Scenarios
+	defer func() { Scenarios = saved }()
+	ran := false
+	Scenarios = []Scenario{{Name: "fake", Run: func(context.Context, *Env, Scenario) Result { ran = true; return Result{} }}}
+	rep, err := Run(context.Background(), Options{Config: &rest.Config{Host: "https://127.0.0.1:1"}})
+	if !kube.IsUnreachable(err) || rep != nil || ran {
+		t.Fatalf("report %v, scenario ran %v, error %v", rep, ran, err)
+	}
+	if !strings.Contains(err.Error(), "API server https://127.0.0.1:1 is unreachable") {
+		t.Errorf("error %q", err)
+	}
+}
+
 // Gate overrides reach the scenarios; no cluster is contacted by this fake
-// scenario (the real ones run in tests/e2e).
+// scenario beyond the probe (the real ones run in tests/e2e).
 func TestRunAppliesGateOverrides(t *testing.T) {
 	saved := Scenarios
 	defer func() { Scenarios = saved }()
@@ -291,7 +320,7 @@ func TestRunAppliesGateOverrides(t *testing.T) {
 			seen = append(seen, sc.Gates)
 			return Result{Scenario: sc.Name, Verdict: "PASS"}
 		}}}
-	cfg := &rest.Config{Host: "https://127.0.0.1:1"}
+	cfg := versionServer(t)
 	rto, rpo, lost := 20*time.Second, time.Duration(0), 3
 	for _, opts := range []Options{{Config: cfg}, {Config: cfg, MaxRTO: &rto, MaxRPO: &rpo, MaxLost: &lost}} {
 		if _, err := Run(context.Background(), opts); err != nil {

@@ -58,7 +58,7 @@ func postgresDrill(ctx context.Context, e *Env, sc Scenario, fault postgresFault
 		if err != nil {
 			return nil, err
 		}
-		conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://postgres:%s@%s/postgres?sslmode=disable&connect_timeout=3", password, addr))
+		conn, err := check.ConnectPostgres(ctx, addr, "postgres", password, "postgres", 3*time.Second)
 		if err != nil {
 			c.Forget(pod)
 		}

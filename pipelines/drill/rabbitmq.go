@@ -52,7 +52,7 @@ func rabbitmqLeaderPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 		if err != nil {
 			return nil, "", err
 		}
-		conn, err := amqp.DialConfig("amqp://admin:"+password+"@"+addr+"/", amqp.Config{Dial: amqp.DefaultDial(3 * time.Second)})
+		conn, err := check.DialAMQP(addr, "admin", password, 3*time.Second)
 		if err != nil {
 			c.Forget(pod)
 		}

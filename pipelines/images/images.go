@@ -107,6 +107,26 @@ func (r Result) Failed() []ImageResult {
 	return out
 }
 
+// Summary counts the images by outcome, e.g. "3 built, 20 up to date, 3
+// failed": the one-line account a caller prints, with failures never folded
+// into "up to date".
+func (r Result) Summary() string {
+	count := map[Status]int{}
+	for _, i := range r.Images {
+		count[i.Status]++
+	}
+	parts := []string{}
+	for _, s := range []struct {
+		status Status
+		label  string
+	}{{StatusBuilt, "built"}, {StatusPlanned, "would build"}, {StatusSkipped, "up to date"}, {StatusFailed, "failed"}} {
+		if n := count[s.status]; n > 0 || s.status == StatusBuilt || s.status == StatusSkipped {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s.label))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // StepError is a failure of one step of one image ("-" for whole-run steps
 // such as discover and preflight).
 type StepError struct {

@@ -362,6 +362,22 @@ esac
 	if n := len(res.Failed()); n != 3 {
 		t.Errorf("%d failed, want 3: %+v", n, res.Images)
 	}
+	// The one-line account never folds failures into "up to date" (it said
+	// "0 built, 26 up to date" with 3 failed).
+	if got, want := res.Summary(), "0 built, 0 up to date, 3 failed"; got != want {
+		t.Errorf("Summary() = %q, want %q", got, want)
+	}
+}
+
+func TestResultSummary(t *testing.T) {
+	r := Result{Images: []ImageResult{{Status: StatusBuilt}, {Status: StatusSkipped}, {Status: StatusSkipped}, {Status: StatusFailed}}}
+	if got, want := r.Summary(), "1 built, 2 up to date, 1 failed"; got != want {
+		t.Errorf("Summary() = %q, want %q", got, want)
+	}
+	r = Result{Images: []ImageResult{{Status: StatusPlanned}, {Status: StatusSkipped}}}
+	if got, want := r.Summary(), "0 built, 1 would build, 1 up to date"; got != want {
+		t.Errorf("dry run: Summary() = %q, want %q", got, want)
+	}
 }
 
 // Cancelling the context stops the whole recipe, grandchildren included.

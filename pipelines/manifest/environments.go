@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 )
 
@@ -116,6 +118,9 @@ func LoadEnvironments(path string) (*Environments, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read environments file: %w", err)
+	}
+	if err := checkStrings(path, data, reflect.TypeFor[Environments]()); err != nil {
+		return nil, err
 	}
 	var envs Environments
 	if err := yaml.UnmarshalStrict(data, &envs); err != nil {
@@ -243,4 +248,105 @@ func FindRoot(dir string) (string, error) {
 			return "", fmt.Errorf("no %s in %s or any parent (use --root)", EnvironmentsFile, abs)
 		}
 	}
+}
+
+// checkStrings refuses a YAML scalar that is not a string where t has a
+// string field. sigs.k8s.io/yaml turns such a scalar into a string
+// without a word: `kubernetesVersion: 1.30` becomes "1.3", `secrets: yes`
+// "true", `name: 010` "8". Null (an empty value) is let through: it reads
+// as "" and the required-field checks name it. Other mistakes are left to
+// the strict decoder.
+func checkStrings(file string, data []byte, t reflect.Type) error {
+	var doc yamlv3.Node
+	if yamlv3.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return nil // the strict decoder reports it
+	}
+	var errs []error
+	walkStrings(doc.Content[0], t, "", func(n *yamlv3.Node, field, key string) {
+		var kind string
+		switch tag := n.ShortTag(); {
+		case n.Kind == yamlv3.MappingNode || n.Kind == yamlv3.SequenceNode:
+			kind = "a " + map[yamlv3.Kind]string{yamlv3.MappingNode: "mapping", yamlv3.SequenceNode: "list"}[n.Kind]
+			errs = append(errs, fmt.Errorf("%s:%d: %s: want a string, found %s", file, n.Line, field, kind))
+			return
+		case tag == "!!null":
+			return
+		case tag == "!!str" && (n.Style != 0 || readAsString(n.Value) == n.Value):
+			return
+		case tag == "!!str":
+			if _, ok := parseBool11(n.Value); ok {
+				kind = "a boolean in YAML 1.1, which sigs.k8s.io/yaml reads"
+			} else {
+				kind = "not a plain string in YAML 1.1, which sigs.k8s.io/yaml reads"
+			}
+		default:
+			kind = map[string]string{"!!int": "an integer", "!!float": "a number", "!!bool": "a boolean", "!!timestamp": "a timestamp"}[tag]
+			if kind == "" {
+				kind = "of type " + tag
+			}
+		}
+		fix := fmt.Sprintf("%s: %q", key, n.Value)
+		if key == "" {
+			fix = fmt.Sprintf("%q", n.Value)
+		}
+		errs = append(errs, fmt.Errorf("%s:%d: %s: %s is %s, not a string (it would be read as %q); quote it: %s",
+			file, n.Line, field, n.Value, kind, readAsString(n.Value), fix))
+	})
+	return errors.Join(errs...)
+}
+
+// walkStrings calls found for every node that t decodes into a string:
+// field is its path ("environments[1].ttl"), key the mapping key it is the
+// value of ("" in a list).
+func walkStrings(n *yamlv3.Node, t reflect.Type, field string, found func(n *yamlv3.Node, field, key string)) {
+	for n.Kind == yamlv3.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		key := field[strings.LastIndexByte(field, '.')+1:]
+		if strings.HasSuffix(key, "]") {
+			key = ""
+		}
+		found(n, field, key)
+	case reflect.Slice:
+		if n.Kind != yamlv3.SequenceNode {
+			return
+		}
+		for i, el := range n.Content {
+			walkStrings(el, t.Elem(), fmt.Sprintf("%s[%d]", field, i), found)
+		}
+	case reflect.Struct:
+		if n.Kind != yamlv3.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			name := n.Content[i].Value
+			for j := range t.NumField() {
+				f := t.Field(j)
+				if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name && tag != "-" {
+					sub := name
+					if field != "" {
+						sub = field + "." + name
+					}
+					walkStrings(n.Content[i+1], f.Type, sub, found)
+				}
+			}
+		}
+	}
+}
+
+// readAsString is what sigs.k8s.io/yaml makes of a plain scalar decoded
+// into a string: the surprise the error shows.
+func readAsString(value string) string {
+	var v struct {
+		V string `json:"v"`
+	}
+	if yaml.Unmarshal([]byte("v: "+value), &v) != nil {
+		return value
+	}
+	return v.V
 }

@@ -1,7 +1,9 @@
 package manifest
 
 import (
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -82,5 +84,134 @@ func TestOnlyKindMayRunWithoutImages(t *testing.T) {
 		if got := len(env.UnavailableImages) > 0; got != (env.Name == "kind") {
 			t.Errorf("%s: unavailableImages %v", env.Name, env.UnavailableImages)
 		}
+	}
+}
+
+// fullEnvironments sets every string field of the environments file, one
+// per line, so each can be broken on its own.
+const fullEnvironments = `apiVersion: statex.io/v1alpha1
+kind: Environments
+namespace: demo
+kubernetesVersion: "1.34"
+promotion: [dev]
+generatedSecrets:
+  - name: creds
+    keys:
+      - password
+environments:
+  - name: dev
+    description: a description
+    overlay: overlays/dev
+    namespace: demo-dev
+    target:
+      kind:
+        cluster: demo
+    gates:
+      - validate
+    secrets: generate
+    ttl: 72h
+    unavailableImages:
+      - grafana/loki
+  - name: remote
+    overlay: overlays/remote
+    target:
+      context: somewhere
+`
+
+// A bare YAML number, boolean or date where the file wants a string is
+// refused with its line and the quoted fix: sigs.k8s.io/yaml would read
+// kubernetesVersion: 1.30 as "1.3" without a word.
+func TestLoadEnvironmentsRefusesNonStringScalars(t *testing.T) {
+	root := writeTree(t, map[string]string{EnvironmentsFile: fullEnvironments})
+	if _, err := LoadEnvironments(filepath.Join(root, EnvironmentsFile)); err != nil {
+		t.Fatalf("the clean file: %v", err)
+	}
+	cases := []struct {
+		field      string // as walkStrings names it (indices as [])
+		line       int
+		old, value string
+		want       string
+	}{
+		{"apiVersion", 1, "statex.io/v1alpha1", "1", `apiVersion: 1 is an integer`},
+		{"kind", 2, "Environments", "yes", `kind: yes is a boolean in YAML 1.1`},
+		{"namespace", 3, "demo", "0x1F", `it would be read as "31"`},
+		{"kubernetesVersion", 4, `"1.34"`, "1.30", `kubernetesVersion: 1.30 is a number, not a string (it would be read as "1.3"); quote it: kubernetesVersion: "1.30"`},
+		{"promotion[]", 5, "[dev]", "[1.0]", `promotion[0]: 1.0 is a number`},
+		{"generatedSecrets[].name", 7, "creds", "2024-01-01", `generatedSecrets[0].name: 2024-01-01 is a timestamp`},
+		{"generatedSecrets[].keys[]", 9, "password", "on", `generatedSecrets[0].keys[0]: on is a boolean in YAML 1.1, which sigs.k8s.io/yaml reads, not a string (it would be read as "true"); quote it: "on"`},
+		{"environments[].name", 11, "dev", "010", `it would be read as "8"`},
+		{"environments[].description", 12, "a description", "1e3", `environments[0].description: 1e3 is a number`},
+		{"environments[].overlay", 13, "overlays/dev", "no", `environments[0].overlay: no is a boolean`},
+		{"environments[].namespace", 14, "demo-dev", "true", `environments[0].namespace: true is a boolean`},
+		{"environments[].target.kind.cluster", 17, "demo", "1_000", `environments[0].target.kind.cluster: 1_000`},
+		{"environments[].gates[]", 19, "validate", "off", `environments[0].gates[0]: off is a boolean`},
+		{"environments[].secrets", 20, "generate", "Y", `environments[0].secrets: Y is a boolean in YAML 1.1`},
+		{"environments[].ttl", 21, "72h", "72", `environments[0].ttl: 72 is an integer`},
+		{"environments[].unavailableImages[]", 23, "grafana/loki", "3.5", `environments[0].unavailableImages[0]: 3.5 is a number`},
+		{"environments[].target.context", 27, "somewhere", "{a: b}", `environments[1].target.context: want a string, found a mapping`},
+	}
+	covered := map[string]bool{}
+	for _, c := range cases {
+		covered[c.field] = true
+		t.Run(c.field, func(t *testing.T) {
+			lines := strings.Split(fullEnvironments, "\n")
+			if !strings.Contains(lines[c.line-1], c.old) {
+				t.Fatalf("line %d is %q, not %q", c.line, lines[c.line-1], c.old)
+			}
+			lines[c.line-1] = strings.Replace(lines[c.line-1], c.old, c.value, 1)
+			root := writeTree(t, map[string]string{EnvironmentsFile: strings.Join(lines, "\n")})
+			_, err := LoadEnvironments(filepath.Join(root, EnvironmentsFile))
+			at := fmt.Sprintf("environments.yaml:%d: ", c.line)
+			if err == nil || !strings.Contains(err.Error(), at) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error = %v\nwant it to contain %q and %q", err, at, c.want)
+			}
+		})
+	}
+	// Every string the file holds is covered: a field added later gets
+	// the same protection (walkStrings finds it by type) and must get a
+	// case here.
+	var fields []string
+	var walk func(reflect.Type, string)
+	walk = func(typ reflect.Type, path string) {
+		switch typ.Kind() {
+		case reflect.Pointer:
+			walk(typ.Elem(), path)
+		case reflect.Slice:
+			walk(typ.Elem(), path+"[]")
+		case reflect.String:
+			fields = append(fields, path)
+		case reflect.Struct:
+			for i := range typ.NumField() {
+				name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+				if name == "" || name == "-" {
+					continue
+				}
+				if path != "" {
+					name = path + "." + name
+				}
+				walk(typ.Field(i).Type, name)
+			}
+		}
+	}
+	walk(reflect.TypeFor[Environments](), "")
+	for _, f := range fields {
+		if !covered[f] {
+			t.Errorf("string field %s has no case", f)
+		}
+	}
+}
+
+// Quoted values, block scalars and null stay as they were.
+func TestLoadEnvironmentsKeepsQuotedStrings(t *testing.T) {
+	in := strings.Replace(fullEnvironments, "description: a description", "description: >-\n      1.30", 1)
+	in = strings.Replace(in, "ttl: 72h", "ttl: '72h'", 1)
+	in = strings.Replace(in, "namespace: demo-dev", "namespace:", 1)
+	root := writeTree(t, map[string]string{EnvironmentsFile: in})
+	envs, err := LoadEnvironments(filepath.Join(root, EnvironmentsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := envs.Environments[0]; e.Description != "1.30" || e.TTL != "72h" || e.Namespace != "" || envs.KubernetesVersion != "1.34" {
+		t.Errorf("read %+v", e)
 	}
 }

@@ -48,6 +48,7 @@ const (
 	seenNamespace
 	seenLabels
 	seenAnnotations
+	seenItems // a List to kubectl whatever its kind: left to the tree path
 )
 
 type fastDoc struct {
@@ -122,8 +123,7 @@ func fastObject(file string, data []byte, lineBase int) (*Object, bool) {
 	}
 	p := &fastDoc{data: data, line: 1, out: make([]byte, 0, len(data)+len(data)/4)}
 	rootLine, ok := p.document()
-	if !ok || p.apiVersion == "" || p.kind == "" || p.kind == "List" ||
-		(len(p.kind) > 4 && p.kind[len(p.kind)-4:] == "List" && p.apiVersion == "v1") {
+	if !ok || p.apiVersion == "" || p.kind == "" || p.kind == "List" || p.seen&seenItems != 0 {
 		return nil, false
 	}
 	return &Object{
@@ -136,7 +136,7 @@ func fastObject(file string, data []byte, lineBase int) (*Object, bool) {
 		JSON:        p.out,
 		File:        file,
 		Line:        rootLine + lineBase,
-		src:         &docSource{data: data, lineBase: lineBase, item: -1, fast: true},
+		src:         &docSource{data: data, lineBase: lineBase, fast: true},
 	}, true
 }
 
@@ -463,6 +463,8 @@ func (p *fastDoc) claim(r role, key []byte) (role, *string) {
 			if once(seenMetadata) {
 				return roleMetadata, nil
 			}
+		case "items":
+			p.seen |= seenItems
 		}
 	case roleMetadata:
 		switch string(key) {

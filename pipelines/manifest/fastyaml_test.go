@@ -76,7 +76,7 @@ func sameLines(t *testing.T, name string, data []byte) {
 		return
 	}
 	tree := *fast
-	tree.src = &docSource{data: data, lineBase: 3, item: -1}
+	tree.src = &docSource{data: data, lineBase: 3}
 	_, root := tree.src.positions()
 	if root == nil {
 		t.Fatalf("%s: yaml.v3 cannot parse a document the fast path took", name)

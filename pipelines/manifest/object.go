@@ -2,17 +2,17 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -47,9 +47,9 @@ type Object struct {
 // position index when it took the document, else by yaml.v3.
 type docSource struct {
 	data     []byte
-	lineBase int  // lines before data in its file
-	item     int  // index in a List's items, or -1
-	fast     bool // the fast path took it: index it that way too
+	lineBase int   // lines before data in its file
+	items    []int // indices through nested Lists' items; nil for a plain document
+	fast     bool  // the fast path took it: index it that way too
 	once     sync.Once
 	root     *yaml.Node
 	index    posIndex
@@ -67,13 +67,13 @@ func (d *docSource) positions() (posIndex, *yaml.Node) {
 			return
 		}
 		d.root = doc.Content[0]
-		if d.item >= 0 {
+		for _, i := range d.items {
 			items := mapValue(d.root, "items")
-			if items == nil || d.item >= len(items.Content) {
+			if items == nil || i >= len(items.Content) {
 				d.root = nil
 				return
 			}
-			d.root = items.Content[d.item]
+			d.root = items.Content[i]
 		}
 	})
 	return d.index, d.root
@@ -194,11 +194,19 @@ func splitPath(path string) []pathSeg {
 	return segs
 }
 
-// SyntaxError is malformed YAML or an object without apiVersion/kind.
+// SyntaxError is malformed YAML or JSON, or a document that is not a
+// Kubernetes object.
 type SyntaxError struct {
 	File string
 	Line int
 	Msg  string
+	// Hint says how to fix it when the generic YAML advice would mislead
+	// (a config file among manifests, a kustomization).
+	Hint string `json:",omitempty"`
+
+	// notObject marks a document that parsed but is no Kubernetes object:
+	// the loader then suggests leaving its file out.
+	notObject bool
 }
 
 func (e *SyntaxError) Error() string {
@@ -210,12 +218,31 @@ func (e *SyntaxError) Error() string {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
 
-// ParseDocuments splits a YAML stream into objects. Lists (kind: List) are
-// expanded. Documents that cannot be parsed become SyntaxErrors with the
-// line in the stream; the other documents are still loaded. Large streams
-// are parsed on all cores: documents are independent once split at their
-// "---" markers, which YAML only allows at the start of a line.
+// ParseDocuments splits a stream into objects the way `kubectl apply -f`
+// does, and says so where kubectl would fail or drop something:
+//
+//   - a stream whose first character is '{' is read as JSON objects one
+//     after another (after one object that does not parse as JSON, the
+//     rest is YAML, as kubectl falls back);
+//   - otherwise it is YAML documents separated by lines that start with
+//     "---"; kubectl refuses anything but a comment after the "---";
+//   - a "..." line ends a document; kubectl silently drops whatever
+//     follows it before the next "---", so that is an error here;
+//   - a document with an items field is a List (of any kind, as kubectl
+//     decides), expanded recursively;
+//   - empty documents are skipped.
+//
+// Documents that cannot be read become SyntaxErrors with their line in
+// the stream; the other documents are still loaded. Large streams are
+// parsed on all cores: documents are independent once split.
 func ParseDocuments(file string, data []byte) ([]*Object, []*SyntaxError) {
+	if isJSONStream(data) {
+		return parseJSONStream(file, data)
+	}
+	return parseYAMLStream(file, data, 0)
+}
+
+func parseYAMLStream(file string, data []byte, lineBase int) ([]*Object, []*SyntaxError) {
 	chunks := splitDocuments(data)
 	type parsed struct {
 		objs []*Object
@@ -223,7 +250,12 @@ func ParseDocuments(file string, data []byte) ([]*Object, []*SyntaxError) {
 	}
 	results := make([]parsed, len(chunks))
 	parse := func(i int) {
-		results[i].objs, results[i].errs = parseChunk(file, chunks[i].data, chunks[i].line)
+		c := chunks[i]
+		if c.problem != "" {
+			results[i].errs = []*SyntaxError{{File: file, Line: c.line + 1 + lineBase, Msg: c.problem}}
+			return
+		}
+		results[i].objs, results[i].errs = parseChunk(file, c.data, c.line+lineBase)
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if len(chunks) < 32 || workers == 1 {
@@ -253,35 +285,118 @@ func ParseDocuments(file string, data []byte) ([]*Object, []*SyntaxError) {
 type chunk struct {
 	data []byte
 	line int // lines before the chunk in the stream
+	// problem, when set, makes the chunk an error at line+1 instead of a
+	// document: something kubectl refuses or drops.
+	problem string
 }
 
-// splitDocuments cuts a stream before every line that starts a document
-// ("---" alone or followed by a space, tab or comment).
+// splitDocuments cuts a YAML stream where kubectl's reader does: at every
+// line that starts with "---" (the line itself belongs to no document). A
+// "..." line ends its document early; content after it, up to the next
+// "---", becomes a problem chunk, because kubectl never applies it.
 func splitDocuments(data []byte) []chunk {
 	var chunks []chunk
-	start, startLine, line := 0, 0, 0
-	for i := 0; i < len(data); {
-		end := bytes.IndexByte(data[i:], '\n')
+	start, startLine := 0, 0 // the current document
+	ended, endedAt := false, 0
+	flush := func(end int) {
+		if end > start {
+			chunks = append(chunks, chunk{data: data[start:end], line: startLine})
+		}
+	}
+	line := 0
+	for i := 0; i < len(data); line++ {
 		next := len(data)
-		if end >= 0 {
+		if end := bytes.IndexByte(data[i:], '\n'); end >= 0 {
 			next = i + end + 1
 		}
-		if i > start && isDocumentMarker(data[i:next]) {
-			chunks = append(chunks, chunk{data: data[start:i], line: startLine})
-			start, startLine = i, line
+		text := data[i:next]
+		switch {
+		case bytes.HasPrefix(text, []byte("---")):
+			if !ended {
+				flush(i)
+			}
+			ended = false
+			start, startLine = next, line+1
+			if rest := bytes.TrimSpace(text[3:]); len(rest) > 0 && rest[0] != '#' {
+				chunks = append(chunks, chunk{line: line, problem: fmt.Sprintf(
+					"invalid document separator %q: kubectl allows only a comment after \"---\"; put the content on the next line",
+					bytes.TrimRight(text, "\r\n"))})
+			}
+		case ended:
+			if c := bytes.TrimSpace(text); len(c) > 0 && c[0] != '#' && !isEndMarker(text) && endedAt >= 0 {
+				chunks = append(chunks, chunk{line: line, problem: "content after the document end \"...\" (line " +
+					strconv.Itoa(endedAt+1) + `) without a "---": kubectl ignores it up to the next "---"; start the document with "---"`})
+				endedAt = -1 // one error per stretch is enough
+			}
+		case isEndMarker(text):
+			flush(i)
+			ended, endedAt = true, line
 		}
-		line++
 		i = next
 	}
-	return append(chunks, chunk{data: data[start:], line: startLine})
+	if !ended {
+		flush(len(data))
+	}
+	if len(chunks) == 0 {
+		chunks = append(chunks, chunk{data: data[len(data):]})
+	}
+	return chunks
 }
 
-func isDocumentMarker(line []byte) bool {
-	if !bytes.HasPrefix(line, []byte("---")) {
+// isEndMarker reports a "..." document end line, as YAML defines it.
+func isEndMarker(line []byte) bool {
+	if !bytes.HasPrefix(line, []byte("...")) {
 		return false
 	}
 	rest := line[3:]
 	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\n' || rest[0] == '\r'
+}
+
+// isJSONStream is kubectl's guess: the first non-space character is '{'.
+func isJSONStream(data []byte) bool {
+	return bytes.HasPrefix(bytes.TrimLeftFunc(data, unicode.IsSpace), []byte("{"))
+}
+
+// parseJSONStream reads JSON objects one after another, as kubectl does:
+// after two objects the stream is JSON and an error is an error; after
+// none or one, what does not parse as JSON is read as YAML.
+func parseJSONStream(file string, data []byte) ([]*Object, []*SyntaxError) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var objs []*Object
+	var errs []*SyntaxError
+	consumed := 0
+	for count := 0; ; count++ {
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			return objs, errs
+		}
+		if err != nil {
+			if count > 1 {
+				offset := consumed
+				var syn *json.SyntaxError
+				if errors.As(err, &syn) {
+					offset = int(syn.Offset)
+				}
+				offset = min(offset, len(data))
+				return objs, append(errs, &SyntaxError{File: file, Line: bytes.Count(data[:offset], []byte("\n")) + 1, Msg: "malformed JSON: " + err.Error()})
+			}
+			rest := data[consumed:]
+			if count == 1 {
+				// kubectl drops the rest of the line the object ended on.
+				if nl := bytes.IndexByte(rest, '\n'); nl >= 0 && len(bytes.TrimSpace(rest[:nl])) == 0 {
+					rest = rest[nl+1:]
+				}
+			}
+			o, e := parseYAMLStream(file, rest, bytes.Count(data[:len(data)-len(rest)], []byte("\n")))
+			return append(objs, o...), append(errs, e...)
+		}
+		end := int(dec.InputOffset())
+		start := end - len(raw)
+		o, e := parseChunk(file, data[start:end], bytes.Count(data[:start], []byte("\n")))
+		objs, errs = append(objs, o...), append(errs, e...)
+		consumed = end
+	}
 }
 
 func parseChunk(file string, data []byte, lineBase int) ([]*Object, []*SyntaxError) {
@@ -293,75 +408,56 @@ func parseChunk(file string, data []byte, lineBase int) ([]*Object, []*SyntaxErr
 	return parseChunkTree(file, data, lineBase)
 }
 
-// parseChunkTree parses a chunk through yaml.v3's node tree: any YAML, with
-// its errors, Lists and documents ended by "...".
+// parseChunkTree parses a chunk (one document) through yaml.v3's node
+// tree: any YAML, with its errors and Lists.
 func parseChunkTree(file string, data []byte, lineBase int) ([]*Object, []*SyntaxError) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, []*SyntaxError{yamlError(file, err, lineBase)}
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return nil, nil // an empty document between separators
+	}
 	var objs []*Object
 	var errs []*SyntaxError
-	var docs []*yaml.Node
-	if bytes.Contains(data, []byte("\n...")) || bytes.HasPrefix(data, []byte("...")) {
-		// "..." may end a document and start another without "---": let
-		// the decoder split them (positions of later ones are not kept).
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		for {
-			var doc yaml.Node
-			err := dec.Decode(&doc)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				errs = append(errs, yamlError(file, err, lineBase))
-				break
-			}
-			docs = append(docs, &doc)
-		}
-	} else {
-		var doc yaml.Node
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return nil, []*SyntaxError{yamlError(file, err, lineBase)}
-		}
-		docs = append(docs, &doc)
-	}
-	for _, doc := range docs {
-		if len(doc.Content) == 0 {
-			continue
-		}
-		root := doc.Content[0]
-		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-			continue // an empty document between separators
-		}
-		src := &docSource{data: data, lineBase: lineBase, item: -1}
-		if len(docs) > 1 {
-			src = nil // positions fall back to the document's line
-		}
-		o, err := newObject(file, root, src, lineBase)
-		if err != nil {
-			errs = append(errs, err.(*SyntaxError))
-			continue
-		}
-		if o.Kind == "List" || strings.HasSuffix(o.Kind, "List") && o.APIVersion == "v1" {
-			items := mapValue(root, "items")
-			if items == nil || items.Kind != yaml.SequenceNode {
-				errs = append(errs, &SyntaxError{File: file, Line: o.Line, Msg: o.Kind + " without an items list"})
-				continue
-			}
-			for i, it := range items.Content {
-				var itemSrc *docSource
-				if src != nil {
-					itemSrc = &docSource{data: data, lineBase: lineBase, item: i}
-				}
-				item, err := newObject(file, it, itemSrc, lineBase)
-				if err != nil {
-					errs = append(errs, err.(*SyntaxError))
-					continue
-				}
-				objs = append(objs, item)
-			}
-			continue
-		}
-		objs = append(objs, o)
-	}
+	expand(file, root, data, lineBase, nil, &objs, &errs)
 	return objs, errs
+}
+
+// maxListDepth bounds Lists inside Lists; kubectl flattens any depth, no
+// real file nests more than once.
+const maxListDepth = 8
+
+// expand adds the object at n, or the items of a List, to objs. A
+// document with an items field is a List whatever its kind, because that
+// is how kubectl's decoder tells them apart.
+func expand(file string, n *yaml.Node, data []byte, lineBase int, path []int, objs *[]*Object, errs *[]*SyntaxError) {
+	src := &docSource{data: data, lineBase: lineBase, items: path}
+	o, err := newObject(file, n, src, lineBase)
+	if err != nil {
+		*errs = append(*errs, err)
+		return
+	}
+	items := mapValue(n, "items")
+	if items == nil && o.Kind != "List" {
+		*objs = append(*objs, o)
+		return
+	}
+	switch {
+	case items == nil || items.Kind != yaml.SequenceNode:
+		*errs = append(*errs, &SyntaxError{File: file, Line: o.Line, Msg: o.Kind + " without an items list (kubectl reads a document with items as a List)"})
+		return
+	case len(path) >= maxListDepth:
+		*errs = append(*errs, &SyntaxError{File: file, Line: o.Line, Msg: fmt.Sprintf("Lists nested deeper than %d", maxListDepth)})
+		return
+	}
+	for i, it := range items.Content {
+		expand(file, it, data, lineBase, append(slices.Clip(path), i), objs, errs)
+	}
 }
 
 func yamlError(file string, err error, lineBase int) *SyntaxError {
@@ -370,13 +466,13 @@ func yamlError(file string, err error, lineBase int) *SyntaxError {
 		line, _ := strconv.Atoi(m[1])
 		return &SyntaxError{File: file, Line: line + lineBase, Msg: "malformed YAML: " + msg[len(m[0]):]}
 	}
-	return &SyntaxError{File: file, Msg: "malformed YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+	return &SyntaxError{File: file, Line: lineBase + 1, Msg: "malformed YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
-func newObject(file string, root *yaml.Node, src *docSource, lineBase int) (*Object, error) {
+func newObject(file string, root *yaml.Node, src *docSource, lineBase int) (*Object, *SyntaxError) {
 	line := root.Line + lineBase
 	if root.Kind != yaml.MappingNode {
-		return nil, &SyntaxError{File: file, Line: line, Msg: "document is not a mapping (expected a Kubernetes object)"}
+		return nil, &SyntaxError{File: file, Line: line, Msg: "document is not a mapping (expected a Kubernetes object)", notObject: true}
 	}
 	js, err := nodeToJSON(root)
 	if err != nil {
@@ -399,100 +495,93 @@ func newObject(file string, root *yaml.Node, src *docSource, lineBase int) (*Obj
 		missing = append(missing, "kind")
 	}
 	if len(missing) > 0 {
-		return nil, &SyntaxError{File: file, Line: line, Msg: "object without " + strings.Join(missing, " and ") + " (every document must be a Kubernetes object)"}
+		return nil, &SyntaxError{File: file, Line: line, Msg: "object without " + strings.Join(missing, " and ") + " (every document must be a Kubernetes object)", notObject: true}
 	}
 	return o, nil
 }
 
+// deref follows aliases to the node they name.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < maxDepth; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// mapValue is the value of key in mapping n: its first own occurrence,
+// else the first in what "<<" merges in (own keys win in YAML's merge).
 func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
+	return mapValueDepth(n, key, 0)
+}
+
+func mapValueDepth(n *yaml.Node, key string, depth int) *yaml.Node {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.MappingNode || depth > maxDepth {
 		return nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
+		if k := n.Content[i]; k.Value == key && k.Tag != "!!merge" {
+			return deref(n.Content[i+1])
+		}
+	}
+	for _, src := range mergeSources(n) {
+		if v := mapValueDepth(src, key, depth+1); v != nil {
+			return v
 		}
 	}
 	return nil
 }
 
+// mergeSources are the mappings "<<" keys of n merge in, in order.
+func mergeSources(n *yaml.Node) []*yaml.Node {
+	var out []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Tag != "!!merge" {
+			continue
+		}
+		v := deref(n.Content[i+1])
+		if v != nil && v.Kind == yaml.SequenceNode {
+			for _, el := range v.Content {
+				out = append(out, deref(el))
+			}
+		} else {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 func scalar(n *yaml.Node) string {
+	n = deref(n)
 	if n == nil || n.Kind != yaml.ScalarNode {
 		return ""
 	}
 	return n.Value
 }
 
+// stringMap reads labels or annotations: merged keys first, own keys over
+// them (the last of repeated ones, as a decoder keeps).
 func stringMap(n *yaml.Node) map[string]string {
+	n = deref(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
 	m := make(map[string]string, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		m[n.Content[i].Value] = n.Content[i+1].Value
-	}
+	stringMapInto(m, n, 0)
 	return m
 }
 
-// Set is a loaded manifest set: objects in load order plus the syntax
-// errors met on the way (those files are reported, not silently skipped).
-type Set struct {
-	Objects []*Object
-	Errors  []*SyntaxError
-}
-
-// LoadPaths reads YAML/JSON files and directories (recursively, sorted) into
-// a Set. IO errors are returned; syntax errors are collected in the Set.
-func LoadPaths(paths []string) (*Set, error) {
-	var files []string
-	for _, p := range paths {
-		info, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
-		}
-		if !info.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			if !d.IsDir() && isManifestFile(path) {
-				files = append(files, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
+func stringMapInto(m map[string]string, n *yaml.Node, depth int) {
+	if n == nil || n.Kind != yaml.MappingNode || depth > maxDepth {
+		return
+	}
+	srcs := mergeSources(n)
+	for i := len(srcs) - 1; i >= 0; i-- { // earlier sources win over later ones
+		stringMapInto(m, srcs[i], depth+1)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Tag != "!!merge" {
+			m[n.Content[i].Value] = scalar(n.Content[i+1])
 		}
 	}
-	sort.Strings(files)
-	set := &Set{}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", f, err)
-		}
-		objs, errs := ParseDocuments(f, data)
-		set.Objects = append(set.Objects, objs...)
-		set.Errors = append(set.Errors, errs...)
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no .yaml, .yml or .json files in %s", strings.Join(paths, ", "))
-	}
-	return set, nil
-}
-
-func isManifestFile(path string) bool {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".yaml", ".yml", ".json":
-		// kustomization files describe a build, they are not objects.
-		base := strings.ToLower(filepath.Base(path))
-		return base != "kustomization.yaml" && base != "kustomization.yml" && base != "kustomization"
-	}
-	return false
 }

@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -166,4 +168,78 @@ func FuzzParseDocuments(f *testing.F) {
 			}
 		}
 	})
+}
+
+// ParseDocuments reads a stream as kubectl apply -f does, and errors with
+// a line where kubectl fails or drops a document.
+func TestParseDocumentsLikeKubectl(t *testing.T) {
+	cm := func(name string) string { return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n" }
+	cases := []struct {
+		name, in string
+		objects  []string // name@line
+		errs     []string // line: part of the message
+	}{
+		{"comments and separators with comments", "# head\n" + cm("a") + "--- # two\n" + cm("b") + "---#tight\n" + cm("c") + "# tail\n",
+			[]string{"a@2", "b@7", "c@12"}, nil},
+		{"document end, then a separator", cm("a") + "...\n---\n" + cm("b"), []string{"a@1", "b@7"}, nil},
+		{"document end, then only comments", cm("a") + "... # end\n# nothing\n\n", []string{"a@1"}, nil},
+		{"content after a document end: kubectl drops it", cm("a") + "...\n# then\n" + cm("dropped") + "---\n" + cm("b"),
+			[]string{"a@1", "b@12"}, []string{`7: content after the document end "..." (line 5)`}},
+		{"content on the separator line: kubectl refuses it", cm("a") + "--- {apiVersion: v1, kind: ConfigMap, metadata: {name: x}}\n" + cm("b"),
+			[]string{"a@1", "b@6"}, []string{`5: invalid document separator "--- {apiVersion`}},
+		{"a line of dashes", cm("a") + "----\n" + cm("b"), []string{"a@1", "b@6"}, []string{`5: invalid document separator "----"`}},
+		{"CRLF line ends", strings.ReplaceAll(cm("a")+"---\r\n"+cm("b"), "\n", "\r\n"), []string{"a@1", "b@6"}, nil},
+		{"nested Lists are flattened", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items:\n  - " +
+			strings.ReplaceAll(cm("deep"), "\n", "\n    ") + "\n- " + strings.ReplaceAll(cm("shallow"), "\n", "\n  "),
+			[]string{"deep@7", "shallow@12"}, nil},
+		{"any kind with items is a List", "apiVersion: apps/v1\nkind: DeploymentList\nitems: []\n", nil, nil},
+		{"a List with null items", "apiVersion: v1\nkind: List\nitems:\n", nil, []string{"1: List without an items list"}},
+		{"aliases and merge keys in metadata", "base: &m {name: merged, labels: {a: b}}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  <<: *m\n",
+			[]string{"merged@1"}, nil},
+		{"a JSON stream", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}` + "\n\n" +
+			"{\"apiVersion\":\"v1\",\n \"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"b\"}}{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}\n",
+			[]string{"a@1", "b@3", "c@4"}, nil},
+		{"JSON then YAML, as kubectl falls back", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}` + "\n---\n" + cm("b"),
+			[]string{"a@1", "b@3"}, nil},
+		{"a YAML flow mapping is not JSON", "{apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n", []string{"a@1"}, nil},
+		{"broken JSON after two objects", "{\"apiVersion\":\"v1\",\"kind\":\"A\",\"metadata\":{\"name\":\"a\"}}\n{\"apiVersion\":\"v1\",\"kind\":\"A\",\"metadata\":{\"name\":\"b\"}}\n{\"apiVersion\": v1}\n",
+			[]string{"a@1", "b@2"}, []string{"3: malformed JSON"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			objs, errs := ParseDocuments("f.yaml", []byte(c.in))
+			var gotObjs, gotErrs []string
+			for _, o := range objs {
+				gotObjs = append(gotObjs, o.Name+"@"+strconv.Itoa(o.Line))
+			}
+			for _, e := range errs {
+				gotErrs = append(gotErrs, strconv.Itoa(e.Line)+": "+e.Msg)
+			}
+			if !slices.Equal(gotObjs, c.objects) {
+				t.Errorf("objects %v, want %v", gotObjs, c.objects)
+			}
+			if len(gotErrs) != len(c.errs) {
+				t.Fatalf("errors %q, want %q", gotErrs, c.errs)
+			}
+			for i := range c.errs {
+				if !strings.HasPrefix(gotErrs[i], c.errs[i]) {
+					t.Errorf("error %q, want it to start with %q", gotErrs[i], c.errs[i])
+				}
+			}
+		})
+	}
+}
+
+// Metadata read through aliases and merge keys is what kubectl sees:
+// suppressions and selectors depend on it.
+func TestMetadataThroughMergeKeys(t *testing.T) {
+	in := "x: &common {app: demo, tier: db}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: m\n  labels:\n    <<: *common\n    tier: cache\n  annotations: *common\n"
+	objs, errs := ParseDocuments("f.yaml", []byte(in))
+	if len(errs) != 0 || len(objs) != 1 {
+		t.Fatalf("objects %v, errors %v", objs, errs)
+	}
+	o := objs[0]
+	if o.Labels["app"] != "demo" || o.Labels["tier"] != "cache" || len(o.Labels) != 2 || o.Annotations["tier"] != "db" {
+		t.Errorf("labels %v, annotations %v; want the merged keys, own keys winning", o.Labels, o.Annotations)
+	}
 }

@@ -93,8 +93,11 @@ func DeployText(w io.Writer, r *deploy.Result, st Style) error {
 func DeploySummary(r *deploy.Result) string {
 	var parts []string
 	switch {
-	case r.DryRun:
+	case r.DryRun && r.Status == "planned":
 		parts = append(parts, "planned")
+	case r.DryRun:
+		// A dry run that could not finish planned nothing.
+		parts = append(parts, "dry run "+r.Status)
 	case r.Unchanged:
 		parts = append(parts, fmt.Sprintf("%s, unchanged (revision %d)", r.Status, r.Revision))
 	default:
@@ -157,9 +160,9 @@ func DeployMarkdown(r *deploy.Result) string {
 	var b strings.Builder
 	icon := "✅"
 	switch {
-	case r.DryRun:
+	case r.DryRun && r.Status == "planned":
 		icon = "📝"
-	case r.Status != deploy.ReleaseSucceeded:
+	case r.Status != deploy.ReleaseSucceeded && r.Status != "planned":
 		icon = "❌"
 	}
 	fmt.Fprintf(&b, "### statex deploy · %s %s %s\n\n", r.Env, icon, DeploySummary(r))

@@ -75,3 +75,25 @@ func TestDeployMarkdown(t *testing.T) {
 		}
 	}
 }
+
+// A dry run that failed (the cluster went away half-way) planned nothing
+// and must not say it did.
+func TestFailedDryRunIsNotPlanned(t *testing.T) {
+	r := &deploy.Result{Env: "kind", DryRun: true, Status: deploy.ReleaseFailed}
+	var b bytes.Buffer
+	if err := DeployText(&b, r, Style{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": b.String(), "markdown": DeployMarkdown(r)} {
+		if strings.Contains(out, "planned") || !strings.Contains(out, "dry run failed") {
+			t.Errorf("%s: %s", name, out)
+		}
+	}
+	if strings.Contains(DeployMarkdown(r), "📝") {
+		t.Error("markdown shows a failed dry run as a plan")
+	}
+	r.Status = "planned"
+	if !strings.Contains(DeploySummary(r), "planned") {
+		t.Errorf("a finished dry run: %s", DeploySummary(r))
+	}
+}

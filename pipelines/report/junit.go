@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/statex/infrastructure/pipelines/validate"
@@ -101,6 +102,12 @@ func validateSuites(out *junitSuites, rep *validate.Report) {
 				continue
 			}
 			tc := junitCase{Name: r.ID, Classname: "statex.validate." + rep.Target + "." + string(layer)}
+			if slices.Contains(rep.ExcludedRules, r.ID) {
+				// Not checked: a passing case would claim otherwise.
+				tc.Skipped = &junitSkipped{Message: "excluded (statex validate --include/--exclude)"}
+				suite.Cases = append(suite.Cases, tc)
+				continue
+			}
 			var errs, warns []string
 			for _, f := range byRule[r.ID] {
 				line := fmt.Sprintf("%s:%d %s: %s", f.File, f.Line, f.Object, f.Message)

@@ -29,17 +29,32 @@ func Environment(ctx context.Context, root string, envs *manifest.Environments, 
 	return rep, rendered, err
 }
 
-// Paths validates files and directories as they are (no kustomize). The
-// environments file at root, when present, supplies generated secrets.
-func Paths(ctx context.Context, root string, paths []string, kubeVersion string) (*Report, error) {
-	set, err := manifest.LoadPaths(paths)
+// PathOptions say how Paths reads and judges its paths.
+type PathOptions struct {
+	manifest.LoadOptions
+	// KubernetesVersion overrides the environments file's (then 1.34).
+	KubernetesVersion string
+}
+
+// Paths validates what `kubectl apply -f` takes: files and directories as
+// they are, standard input ("-"), and directories holding a kustomization,
+// rendered (see manifest.LoadPaths). The environments file at root, when
+// present, supplies the namespace, generated secrets and version.
+func Paths(ctx context.Context, root string, paths []string, opts PathOptions) (*Report, error) {
+	set, err := manifest.LoadPaths(ctx, paths, opts.LoadOptions)
 	if err != nil {
 		return nil, err
 	}
-	if len(set.Objects) == 0 && len(set.Errors) == 0 {
-		return nil, fmt.Errorf("%s: no Kubernetes objects found (is this a kustomize source tree? use --env)", strings.Join(paths, ", "))
+	target := make([]string, len(paths))
+	for i, p := range paths {
+		if target[i] = p; p == "-" {
+			target[i] = manifest.StdinName
+		}
 	}
-	opts := Options{Target: strings.Join(paths, " "), KubernetesVersion: kubeVersion}
+	if len(set.Objects) == 0 && len(set.Errors) == 0 {
+		return nil, fmt.Errorf("%s: no Kubernetes objects found (only comments or empty documents)", strings.Join(target, ", "))
+	}
+	vopts := Options{Target: strings.Join(target, " "), KubernetesVersion: opts.KubernetesVersion}
 	if root != "" {
 		file := filepath.Join(root, manifest.EnvironmentsFile)
 		if _, statErr := os.Stat(file); statErr == nil {
@@ -47,12 +62,17 @@ func Paths(ctx context.Context, root string, paths []string, kubeVersion string)
 			if err != nil {
 				return nil, err
 			}
-			opts.GeneratedSecrets = envs.GeneratedSecrets
-			opts.DefaultNamespace = envs.Namespace
-			if opts.KubernetesVersion == "" {
-				opts.KubernetesVersion = envs.KubernetesVersion
+			vopts.GeneratedSecrets = envs.GeneratedSecrets
+			vopts.DefaultNamespace = envs.Namespace
+			if vopts.KubernetesVersion == "" {
+				vopts.KubernetesVersion = envs.KubernetesVersion
 			}
 		}
 	}
-	return Validate(ctx, set, opts)
+	rep, err := Validate(ctx, set, vopts)
+	if err != nil {
+		return nil, err
+	}
+	rep.ExcludedPaths, rep.Kustomizations = set.Excluded, set.Kustomizations
+	return rep, nil
 }

@@ -65,7 +65,14 @@ type Report struct {
 	Warnings          int          `json:"warnings"`
 	Findings          []Finding    `json:"findings"`
 	Suppressed        []Suppressed `json:"suppressed,omitempty"`
-	ElapsedMS         float64      `json:"elapsedMs"`
+	// ExcludedRules were not checked (RuleSelection); ExcludedPaths were
+	// not read (PATH mode's exclusions). Both are kept so a report never
+	// passes for what it did not look at without saying so.
+	ExcludedRules []string `json:"excludedRules,omitempty"`
+	ExcludedPaths []string `json:"excludedPaths,omitempty"`
+	// Kustomizations are the directories PATH mode rendered.
+	Kustomizations []string `json:"kustomizations,omitempty"`
+	ElapsedMS      float64  `json:"elapsedMs"`
 }
 
 // Failed reports whether any error-severity finding remains.
@@ -132,25 +139,35 @@ func Validate(ctx context.Context, set *manifest.Set, opts Options) (*Report, er
 
 	rep := &Report{Target: opts.Target, KubernetesVersion: opts.KubernetesVersion, Objects: len(set.Objects)}
 	for _, e := range set.Errors {
+		hint := e.Hint
+		if hint == "" {
+			hint = RuleByID(RuleYAMLSyntax).Hint
+		}
 		rep.Findings = append(rep.Findings, Finding{
 			Rule: RuleYAMLSyntax, Severity: SeverityError, Layer: LayerSchema,
-			Message: e.Msg, Hint: RuleByID(RuleYAMLSyntax).Hint, File: e.File, Line: e.Line,
+			Message: e.Msg, Hint: hint, File: e.File, Line: e.Line,
 		})
 	}
 	for _, it := range v.items {
 		v.applySuppressions(it, rep)
 	}
 	sortFindings(rep.Findings)
-	for _, f := range rep.Findings {
-		switch f.Severity {
-		case SeverityError:
-			rep.Errors++
-		case SeverityWarning:
-			rep.Warnings++
-		}
-	}
+	rep.count()
 	rep.ElapsedMS = float64(time.Since(start).Microseconds()) / 1000
 	return rep, nil
+}
+
+// count sets Errors and Warnings from Findings.
+func (r *Report) count() {
+	r.Errors, r.Warnings = 0, 0
+	for _, f := range r.Findings {
+		switch f.Severity {
+		case SeverityError:
+			r.Errors++
+		case SeverityWarning:
+			r.Warnings++
+		}
+	}
 }
 
 func sortFindings(fs []Finding) {

@@ -33,8 +33,8 @@ Examples:
   statex check --env kind
   statex check --env kind postgres redis --output json
 
-Exit codes: 0 no failure, 1 a check failed, 2 usage errors or an
-unreachable cluster.
+Exit codes: 0 no failure, 1 a check failed, 2 usage errors, a report file
+that cannot be written, or an unreachable cluster.
 `
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -52,6 +52,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !validFormat(*format) {
 		fmt.Fprintf(stderr, "statex check: --output %q: want text, json or markdown\n", *format)
 		return exitUsage
+	}
+	if code := preflightReports("check", stderr, reportFile{"junit", *junit}); code >= 0 {
+		return code
 	}
 	_, envs, err := loadRepo(*root)
 	if err != nil {

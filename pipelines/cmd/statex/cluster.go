@@ -10,8 +10,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/statex/infrastructure/pipelines/cluster"
 	"github.com/statex/infrastructure/pipelines/images"
+	"github.com/statex/infrastructure/pipelines/kube"
 	"github.com/statex/infrastructure/pipelines/report"
 )
 
@@ -35,6 +38,10 @@ else upstream when its registry resolves. STATEX_OFFLINE=1 never probes.
 
 The kubeconfig goes to ~/.config/statex/kubeconfig-<cluster> (--kubeconfig
 to change); later verbs find it there.
+
+Exit codes: 0 done (status: healthy), 1 a step failed or the cluster is not
+healthy (or does not exist), 2 usage errors, or (status) a cluster whose API
+server cannot be reached through its kubeconfig.
 `
 
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -142,6 +149,14 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		} else {
 			printStatus(stdout, st)
 		}
+		// Nodes "not ready" could mean a stopped node or an API server
+		// nobody can reach; the second is not a finding about the nodes.
+		if st.Exists && st.Kubeconfig != "" {
+			if err := apiReachable(ctx, st.Kubeconfig); err != nil {
+				fmt.Fprintln(stderr, "statex cluster status:", err)
+				return exitUsage
+			}
+		}
 		if !st.Healthy {
 			return exitFindings
 		}
@@ -195,4 +210,13 @@ func printChecks(w io.Writer, format string, checks []cluster.Check) {
 			fmt.Fprintf(w, "      %-18s fix: %s\n", "", c.Fix)
 		}
 	}
+}
+
+// apiReachable probes the API server a kubeconfig points at.
+func apiReachable(ctx context.Context, kubeconfig string) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	}
+	return kube.Reachable(ctx, cfg)
 }

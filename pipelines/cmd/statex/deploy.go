@@ -51,7 +51,8 @@ The cluster is the environment's kind cluster (kubeconfig written by
 'statex cluster up') or its kube context (--kubeconfig, else $KUBECONFIG,
 else ~/.kube/config). Progress goes to stderr, the report to stdout.
 Exit codes: 0 deployed (or planned), 1 validation errors or a failed deploy,
-2 usage errors or an unreachable cluster.
+2 usage errors, a report file that cannot be written, or an unreachable
+cluster (the API server's URL is named; nothing is applied or planned).
 `
 
 type deployFlags struct {
@@ -95,6 +96,9 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !validFormat(f.format) {
 		fmt.Fprintf(stderr, "statex deploy: --output %q: want text, json or markdown\n", f.format)
 		return exitUsage
+	}
+	if code := preflightReports("deploy", stderr, reportFile{"junit", f.junit}); code >= 0 {
+		return code
 	}
 	repo, envs, err := loadRepo(f.root)
 	if err != nil {
@@ -146,14 +150,32 @@ func deployEnv(ctx context.Context, envs *manifest.Environments, env *manifest.E
 		MayBeUnavailable: env.MayBeUnavailable,
 		Progress:         deployProgress(stderr),
 	})
+	return emitDeploy(res, derr, f, stdout, stderr)
+}
+
+// emitDeploy reports a deploy and returns the exit code. A cluster that
+// could not be reached is exit 2 with no report at all: nothing was read,
+// applied or planned, and a report would say otherwise ("planned"). The
+// JUnit file is written before stdout; if it fails, stdout stays empty and
+// the exit is 2.
+func emitDeploy(res *deploy.Result, derr error, f deployFlags, stdout, stderr io.Writer) int {
+	if errors.Is(derr, deploy.ErrCluster) {
+		fmt.Fprintln(stderr, "statex deploy:", derr)
+		return exitUsage
+	}
 	if res != nil {
-		if err := writeDeployReport(stdout, f.format, res, isTerminal(stdout)); err != nil {
-			fmt.Fprintln(stderr, "statex deploy:", err)
-		}
 		if f.junit != "" {
 			if err := writeFile(f.junit, func(w io.Writer) error { return report.DeployJUnit(w, res) }); err != nil {
-				fmt.Fprintln(stderr, "statex deploy:", err)
+				fmt.Fprintf(stderr, "statex deploy: --junit %s: report not written: %v (what ran is in the progress lines above; the release record is in the namespace)\n", f.junit, err)
+				if derr != nil {
+					fmt.Fprintln(stderr, "statex deploy:", derr)
+				}
+				return exitUsage
 			}
+		}
+		if err := writeDeployReport(stdout, f.format, res, isTerminal(stdout)); err != nil {
+			fmt.Fprintln(stderr, "statex deploy: report not written to stdout:", err)
+			return exitUsage
 		}
 		if f.gh {
 			stepSummary("deploy", report.DeployMarkdown(res), stderr)
@@ -161,9 +183,6 @@ func deployEnv(ctx context.Context, envs *manifest.Environments, env *manifest.E
 	}
 	if derr != nil {
 		fmt.Fprintln(stderr, "statex deploy:", derr)
-		if errors.Is(derr, deploy.ErrCluster) {
-			return exitUsage
-		}
 		return exitFindings
 	}
 	return exitOK
@@ -245,7 +264,8 @@ Usage:
             [--junit FILE] [--check-junit FILE]
 
 Exit codes: 0 up and every check passed, 1 a step failed (validation, build,
-readiness, a check), 2 usage.
+readiness, a check), 2 usage errors, a report file that cannot be written,
+or an unreachable cluster.
 `
 
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -266,6 +286,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !validFormat(f.format) {
 		fmt.Fprintf(stderr, "statex up: --output %q: want text, json or markdown\n", f.format)
 		return exitUsage
+	}
+	if code := preflightReports("up", stderr, reportFile{"junit", f.junit}, reportFile{"check-junit", *checkJUnit}); code >= 0 {
+		return code
 	}
 	start := time.Now()
 	repo, envs, err := loadRepo(f.root)
@@ -306,13 +329,7 @@ func upCluster(ctx context.Context, repo string, env *manifest.Environment, kube
 	dir := filepath.Join(repo, "images")
 	if !skipImages {
 		res, err := images.Build(ctx, images.Options{Dir: dir, Progress: images.ProgressTo(stderr)})
-		built := 0
-		for _, r := range res.Images {
-			if r.Status == images.StatusBuilt {
-				built++
-			}
-		}
-		fmt.Fprintf(stderr, "up: images: %d built, %d up to date (%.1fs)\n", built, len(res.Images)-built, res.Duration.Seconds())
+		fmt.Fprintf(stderr, "up: images: %s (%.1fs)\n", res.Summary(), res.Duration.Seconds())
 		if err != nil {
 			fmt.Fprintln(stderr, "statex up: images:", err)
 			return exitFindings

@@ -46,7 +46,8 @@ Examples:
   statex drill --env staging redis-master-pod-kill --max-rto 20s --max-rpo 0s
 
 Exit codes: 0 every drill passed, 1 a drill failed or missed a gate, 2 usage
-errors or an unreachable cluster.
+errors, a report file that cannot be written, or an unreachable cluster
+(nothing is broken then).
 `
 
 func drillScenarios() string {
@@ -71,7 +72,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	gh := fs.Bool("github", os.Getenv("GITHUB_ACTIONS") == "true", "write a GitHub Actions step summary")
 	root := fs.String("root", "", "repository root (default: found from the working directory)")
 	var maxRTO, maxRPO *time.Duration
-	fs.Func("max-rto", "fail a scenario whose RTO is above this, e.g. 30s (default: each scenario's gate)", func(v string) error {
+	fs.Func("max-rto", "fail a scenario whose RTO is above this `duration`, e.g. 30s (default: each scenario's gate)", func(v string) error {
 		d, err := time.ParseDuration(v)
 		if err == nil && d <= 0 {
 			err = errors.New("must be above 0")
@@ -79,7 +80,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		maxRTO = &d
 		return err
 	})
-	fs.Func("max-rpo", "fail a scenario whose RPO is above this; 0 allows no lost write (default: each scenario's gate)", func(v string) error {
+	fs.Func("max-rpo", "fail a scenario whose RPO is above this `duration`; 0 allows no lost write (default: each scenario's gate)", func(v string) error {
 		d, err := time.ParseDuration(v)
 		if err == nil && d < 0 {
 			err = errors.New("must not be negative")
@@ -88,7 +89,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return err
 	})
 	var maxLost *int
-	fs.Func("max-lost", "fail a scenario that loses more acknowledged writes than this (default: each scenario's gate)", func(v string) error {
+	fs.Func("max-lost", "fail a scenario that loses more acknowledged writes than this `number` (default: each scenario's gate)", func(v string) error {
 		n, err := strconv.Atoi(v)
 		if err == nil && n < 0 {
 			err = errors.New("must not be negative")
@@ -102,6 +103,9 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !validFormat(*format) {
 		fmt.Fprintf(stderr, "statex drill: --output %q: want text, json or markdown\n", *format)
 		return exitUsage
+	}
+	if code := preflightReports("drill", stderr, reportFile{"junit", *junit}); code >= 0 {
+		return code
 	}
 	for _, name := range fs.Args() {
 		if !slices.Contains(drill.Names(), name) {

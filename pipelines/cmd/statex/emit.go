@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,10 +20,17 @@ type verdictReport struct {
 	failed   []string // names of what failed
 }
 
-// emitVerdicts writes the report in format on stdout, the JUnit file and
-// the GitHub step summary when asked, names what failed on stderr and
-// returns the exit code.
+// emitVerdicts writes the JUnit file when asked, then the report in format
+// on stdout and the GitHub step summary, names what failed on stderr and
+// returns the exit code. A report that cannot be written is exit 2 with
+// nothing on stdout: a verdict whose evidence was lost is no verdict.
 func emitVerdicts(verb, format, junit string, gh bool, r verdictReport, stdout, stderr io.Writer) int {
+	if junit != "" {
+		if err := writeFile(junit, r.junit); err != nil {
+			fmt.Fprintf(stderr, "statex %s: --junit %s: report not written: %v (what ran is in the progress lines above)\n", verb, junit, err)
+			return exitUsage
+		}
+	}
 	var err error
 	switch format {
 	case "json":
@@ -33,12 +41,8 @@ func emitVerdicts(verb, format, junit string, gh bool, r verdictReport, stdout, 
 		err = r.text(stdout, report.Style{Color: isTerminal(stdout)})
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "statex %s: %v\n", verb, err)
-	}
-	if junit != "" {
-		if err := writeFile(junit, r.junit); err != nil {
-			fmt.Fprintf(stderr, "statex %s: %v\n", verb, err)
-		}
+		fmt.Fprintf(stderr, "statex %s: report not written to stdout: %v\n", verb, err)
+		return exitUsage
 	}
 	if gh {
 		stepSummary(verb, r.markdown(), stderr)
@@ -58,4 +62,45 @@ func stepSummary(verb, markdown string, stderr io.Writer) {
 	if err := report.AddStepSummary(os.Getenv, markdown); err != nil {
 		fmt.Fprintf(stderr, "statex %s: no GitHub step summary written: %v\n", verb, err)
 	}
+}
+
+// reportFile is a file a verb was asked to write a report to, by flag.
+type reportFile struct{ flag, path string }
+
+// preflightReports checks, before the verb does anything, that every
+// report file can be created: a deploy, a check or a drill whose report
+// cannot be written should not run only to lose it. Returns exitUsage
+// after one line naming the file, or -1 to go on.
+func preflightReports(verb string, stderr io.Writer, files ...reportFile) int {
+	for _, f := range files {
+		if f.path == "" {
+			continue
+		}
+		if err := creatable(f.path); err != nil {
+			fmt.Fprintf(stderr, "statex %s: --%s %s: the report cannot be written: %v\n", verb, f.flag, f.path, err)
+			return exitUsage
+		}
+	}
+	return -1
+}
+
+// creatable opens path the way the report will be written, without
+// truncating an existing file now, and removes it again if it was not
+// there: the check leaves nothing behind.
+func creatable(path string) error {
+	info, statErr := os.Stat(path)
+	if statErr == nil && info.IsDir() {
+		return errors.New("is a directory")
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if statErr != nil {
+		return os.Remove(path)
+	}
+	return nil
 }

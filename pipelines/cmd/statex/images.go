@@ -100,7 +100,7 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fs\t%s\t%s\n", r.Name, r.Tag, r.Status, r.Duration.Seconds(), images.FormatSize(r.Size), r.Reason)
 		}
 		tw.Flush()
-		fmt.Fprintf(stdout, "total %.1fs\n", res.Duration.Seconds())
+		fmt.Fprintf(stdout, "%s; total %.1fs\n", res.Summary(), res.Duration.Seconds())
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "statex images build:", err)

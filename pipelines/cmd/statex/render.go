@@ -63,12 +63,12 @@ func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	sum := renderSummary{Env: r.Env, Overlay: r.Overlay, Objects: len(r.Objects), Hash: r.Hash}
 	if *outDir != "" {
 		if err := os.MkdirAll(*outDir, 0o755); err != nil {
-			fmt.Fprintln(stderr, "statex render:", err)
+			fmt.Fprintf(stderr, "statex render: -o %s: nothing written: %v\n", *outDir, err)
 			return exitUsage
 		}
 		sum.File = filepath.Join(*outDir, manifest.RenderedFile(r.Env))
 		if err := os.WriteFile(sum.File, r.YAML, 0o644); err != nil {
-			fmt.Fprintln(stderr, "statex render:", err)
+			fmt.Fprintf(stderr, "statex render: -o %s: %v\n", *outDir, err)
 			return exitUsage
 		}
 	}

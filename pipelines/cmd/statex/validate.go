@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -27,16 +28,49 @@ Silence a rule on one object with an annotation that says why:
   ignore-check.statex.io/<rule-id>: "<reason>"
 
 Usage:
-  statex validate [--env ENV[,ENV…] | PATH…] [--output FORMAT] [--junit FILE] [--sarif FILE]
-  statex validate --list-rules
+  statex validate [--env ENV[,ENV…] | PATH…] [--output FORMAT] [--summary]
+                  [--include RULES] [--exclude RULES] [--exclude-path GLOB]…
+                  [--junit FILE] [--sarif FILE]
+  statex validate --list-rules [--include RULES] [--exclude RULES]
 
 With neither --env nor PATHs, every environment is validated.
+
+PATHs are what kubectl apply -f takes:
+  -                 standard input (reported as <stdin>, with its lines)
+  FILE              YAML (documents separated by ---, kind: List expanded)
+                    or JSON (objects one after another), whatever its name
+  DIR               every .yaml, .yml and .json file below it (hidden
+                    directories left out); a directory inside it that holds
+                    a kustomization is an error, not read: validate it on
+                    its own or exclude it
+  DIR with a kustomization.yaml (.yml, Kustomization)
+                    rendered with kustomize in-process; findings point at
+                    the source files
+  'GLOB'            expanded when no such file exists
+Every document must be a Kubernetes object: a config file, a test fixture or
+a kustomization read as a plain file is an error naming its file and line.
+Leave such files out with --exclude-path GLOB (repeatable; "**" spans
+directories; a GLOB without "/" matches a file or directory name anywhere;
+a path is tried as found and relative to the PATH it was found under).
+
+Choose rules with --include and --exclude: comma-separated rule IDs, layers
+(schema, policy, xref) or globs over "layer/id" ('policy/*', 'pdb-*'), as
+--list-rules shows them; --exclude wins. A pattern that matches no rule is
+an error; yaml-syntax always runs. Excluded rules are named on stderr and in the JSON
+report (excludedRules), and JUnit lists them as skipped.
+
+--summary prints counts per rule and severity instead of every finding
+(text or json); --junit and --sarif files still carry every finding.
 
 Examples:
   statex validate                          # all environments
   statex validate --env prod --output json
-  statex validate manifests/base/postgres  # plain files, no kustomize
-  statex validate --env kind --sarif out/validate.sarif --junit out/validate.xml
+  statex validate manifests/base/postgres  # a kustomization: rendered
+  kustomize build overlays/prod | statex validate -
+  statex validate pipelines/validate/testdata/kubectl/plain --exclude-path config --exclude-path nested
+  statex validate --env prod --include schema,xref,policy/image-tag
+  statex validate --exclude image-digest,read-only-root-filesystem --summary
+  statex validate --env kind --sarif validate.sarif --junit validate.xml
 
 In GitHub Actions (GITHUB_ACTIONS=true) findings also become annotations on
 the pull request, written to stderr so stdout stays the report: one per
@@ -45,8 +79,33 @@ warnings (what GitHub shows for a step) and a notice counting the rest. A
 step summary is appended to $GITHUB_STEP_SUMMARY when it is set. Disable
 both with --github=false.
 
+A report file that cannot be written (--junit, --sarif) fails the run
+before anything is printed on stdout: exit 2, no verdict.
+
 Exit codes: 0 no errors (warnings allowed), 1 error findings, 2 usage or input errors.
 `
+
+// listFlag collects a repeatable flag; with split, each value is also a
+// comma-separated list.
+type listFlag struct {
+	values *[]string
+	split  bool
+}
+
+func (l listFlag) String() string { return "" }
+
+func (l listFlag) Set(v string) error {
+	if !l.split {
+		*l.values = append(*l.values, v)
+		return nil
+	}
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l.values = append(*l.values, part)
+		}
+	}
+	return nil
+}
 
 func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("validate", validateHelp, stderr)
@@ -56,6 +115,12 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	sarifFile := fs.String("sarif", "", "also write a SARIF 2.1.0 report to FILE")
 	kubeVersion := fs.String("kubernetes-version", "", "target Kubernetes version for PATH mode (default: environments file, else "+validate.DefaultKubernetesVersion+")")
 	listRules := fs.Bool("list-rules", false, "print the rule catalog (with --output json for machines)")
+	summary := fs.Bool("summary", false, "print counts per rule and severity instead of every finding (text or json)")
+	var sel validate.RuleSelection
+	var excludePaths []string
+	fs.Var(listFlag{&sel.Include, true}, "include", "check only these rules: IDs, layers or globs, comma-separated (repeatable)")
+	fs.Var(listFlag{&sel.Exclude, true}, "exclude", "do not check these rules: IDs, layers or globs, comma-separated (repeatable)")
+	fs.Var(listFlag{&excludePaths, false}, "exclude-path", "PATH mode: do not read files or directories matching GLOB (repeatable)")
 	gh := fs.Bool("github", os.Getenv("GITHUB_ACTIONS") == "true", "emit GitHub Actions annotations and a step summary")
 	root := fs.String("root", "", "repository root (default: found from the working directory)")
 	if code := parse(fs, args); code >= 0 {
@@ -67,11 +132,24 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "statex validate: --output %q: want text, json, sarif, junit or markdown\n", *format)
 		return exitUsage
 	}
+	if *summary && *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "statex validate: --summary prints text or json, not %s (--junit and --sarif files carry every finding)\n", *format)
+		return exitUsage
+	}
+	excludedRules, err := sel.Excluded()
+	if err != nil {
+		fmt.Fprintln(stderr, "statex validate: --"+err.Error())
+		return exitUsage
+	}
 	if *listRules {
-		return printRules(stdout, *format)
+		return printRules(stdout, *format, excludedRules)
 	}
 	if *envFlag != "" && fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "statex validate: give --env or PATHs, not both")
+		return exitUsage
+	}
+	if len(excludePaths) > 0 && fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "statex validate: --exclude-path applies to PATHs; an environment renders exactly what its kustomization lists")
 		return exitUsage
 	}
 
@@ -81,7 +159,13 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		if repo == "" {
 			repo, _ = manifest.FindRoot(".") // optional in PATH mode: it only adds generated secrets
 		}
-		rep, err := validate.Paths(ctx, repo, fs.Args(), *kubeVersion)
+		if slices.Contains(fs.Args(), "-") && isTerminal(os.Stdin) {
+			fmt.Fprintln(stderr, "statex validate: reading manifests from standard input (end with Ctrl-D)")
+		}
+		rep, err := validate.Paths(ctx, repo, fs.Args(), validate.PathOptions{
+			LoadOptions:       manifest.LoadOptions{Stdin: os.Stdin, ExcludePaths: excludePaths},
+			KubernetesVersion: *kubeVersion,
+		})
 		if err != nil {
 			fmt.Fprintln(stderr, "statex validate:", err)
 			return exitUsage
@@ -109,26 +193,37 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			reps = append(reps, rep)
 		}
 	}
-
-	if err := writeValidateReports(stdout, *format, reps); err != nil {
-		fmt.Fprintln(stderr, "statex validate:", err)
-		return exitUsage
+	for _, rep := range reps {
+		rep.Select(excludedRules)
 	}
+
+	// Report files first: one that cannot be written fails the run before
+	// stdout shows a verdict a CI step could take for success.
 	files := []struct {
-		path  string
-		write func(io.Writer, []*validate.Report) error
+		flag, path string
+		write      func(io.Writer, []*validate.Report) error
 	}{
-		{*junitFile, report.ValidateJUnit},
-		{*sarifFile, validateSARIF},
+		{"junit", *junitFile, report.ValidateJUnit},
+		{"sarif", *sarifFile, validateSARIF},
 	}
 	for _, f := range files {
 		if f.path == "" {
 			continue
 		}
 		if err := writeFile(f.path, func(w io.Writer) error { return f.write(w, reps) }); err != nil {
-			fmt.Fprintln(stderr, "statex validate:", err)
+			fmt.Fprintf(stderr, "statex validate: --%s: cannot write the report: %v (nothing else was reported)\n", f.flag, err)
 			return exitUsage
 		}
+	}
+	validateNotes(stderr, reps, excludedRules)
+	if *summary {
+		err = writeValidateSummary(stdout, *format, reps)
+	} else {
+		err = writeValidateReports(stdout, *format, reps)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "statex validate:", err)
+		return exitUsage
 	}
 	if *gh {
 		// Annotations on stderr: the runner reads workflow commands there
@@ -148,6 +243,59 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 	}
 	return exitOK
+}
+
+// validateNotes says on stderr what the run did not look at, and what it
+// rendered, so a pass never hides an exclusion.
+func validateNotes(w io.Writer, reps []*validate.Report, excludedRules []string) {
+	if len(excludedRules) > 0 {
+		fmt.Fprintf(w, "statex validate: %d rule(s) not checked (--include/--exclude): %s\n", len(excludedRules), strings.Join(excludedRules, ", "))
+	}
+	for _, rep := range reps {
+		for _, k := range rep.Kustomizations {
+			fmt.Fprintf(w, "statex validate: %s holds a kustomization: validated what kustomize renders from it\n", k)
+		}
+		if n := len(rep.ExcludedPaths); n > 0 {
+			fmt.Fprintf(w, "statex validate: %d path(s) not read (--exclude-path): %s\n", n, strings.Join(rep.ExcludedPaths, ", "))
+		}
+	}
+}
+
+// writeValidateSummary prints counts per rule: a table per report in
+// text, Summary values in JSON (one, or a list for several reports, as
+// the full JSON report does).
+func writeValidateSummary(w io.Writer, format string, reps []*validate.Report) error {
+	sums := make([]validate.Summary, len(reps))
+	for i, rep := range reps {
+		sums[i] = rep.Summarize()
+	}
+	if format == "json" {
+		if len(sums) == 1 {
+			return report.WriteJSON(w, sums[0])
+		}
+		return report.WriteJSON(w, sums)
+	}
+	st := report.Style{Color: isTerminal(w)}
+	var b strings.Builder
+	for i, s := range sums {
+		fmt.Fprintf(&b, "%s · Kubernetes %s · %d objects · %d suppressed\n", s.Target, s.KubernetesVersion, s.Objects, s.Suppressed)
+		if len(s.Rules) == 0 {
+			b.WriteString("  no findings\n")
+		} else {
+			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  SEVERITY\tLAYER\tRULE\tFINDINGS\tSUPPRESSED")
+			for _, r := range s.Rules {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\n", r.Severity, r.Layer, r.Rule, r.Findings, r.Suppressed)
+			}
+			tw.Flush()
+		}
+		b.WriteString(report.ValidateSummary(reps[i], st) + "\n")
+		if i < len(sums)-1 {
+			b.WriteString("\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // validateSARIF names this build as the SARIF driver's version: the one
@@ -200,16 +348,19 @@ func writeFile(path string, write func(io.Writer) error) error {
 	return f.Close()
 }
 
-func printRules(w io.Writer, format string) int {
+// printRules prints the catalog, less the rules --include/--exclude leave
+// out, so a selection can be previewed before a run.
+func printRules(w io.Writer, format string, excluded []string) int {
+	rules := slices.DeleteFunc(slices.Clone(validate.Rules), func(r validate.Rule) bool { return slices.Contains(excluded, r.ID) })
 	if format == "json" {
-		if report.WriteJSON(w, validate.Rules) != nil {
+		if report.WriteJSON(w, rules) != nil {
 			return exitUsage
 		}
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tLAYER\tSEVERITY\tCHECKS")
-	for _, r := range validate.Rules {
+	for _, r := range rules {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Layer, r.Severity, r.Summary)
 	}
 	tw.Flush()

@@ -24,13 +24,19 @@ $config['smtp_user'] = '%u';
 $config['smtp_pass'] = '%p';
 // The in-cluster certificates are self-signed unless Secret mail-tls holds
 // a real one: verification is on only when ROUNDCUBE_TLS_VERIFY=true
-// (prod, where mail-tls is required).
+// (prod, where mail-tls is required; overlays/prod/patches/roundcube.yaml
+// says what its certificate must name). ROUNDCUBE_TLS_CA_FILE is the CA to
+// verify against (prod: mail-tls's ca.crt); unset, the system's CAs.
 $statex_verify = getenv('ROUNDCUBE_TLS_VERIFY') === 'true';
 $statex_tls = ['ssl' => [
     'verify_peer' => $statex_verify,
     'verify_peer_name' => $statex_verify,
     'allow_self_signed' => !$statex_verify,
 ]];
+$statex_ca = (string) getenv('ROUNDCUBE_TLS_CA_FILE');
+if ($statex_verify && $statex_ca !== '') {
+    $statex_tls['ssl']['cafile'] = $statex_ca;
+}
 $config['imap_conn_options'] = $statex_tls;
 $config['smtp_conn_options'] = $statex_tls;
 
