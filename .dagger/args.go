@@ -25,7 +25,8 @@ func buildArgs() []string {
 	return []string{"go", "build", "-o", cliPath, cliPackage}
 }
 
-// renderArgs is `statex render --env ENV -o OUT`.
+// renderArgs is `statex render --env ENV --output-dir OUT` (-o is the
+// output format, as everywhere in the CLI).
 func renderArgs(env, out string) ([]string, error) {
 	if err := checkEnv(env); err != nil {
 		return nil, err
@@ -33,7 +34,7 @@ func renderArgs(env, out string) ([]string, error) {
 	if out == "" {
 		return nil, fmt.Errorf("render: empty output directory")
 	}
-	return []string{cliPath, "render", "--env", env, "-o", out}, nil
+	return []string{cliPath, "render", "--env", env, "--output-dir", out}, nil
 }
 
 // validateArgs is `statex validate --env ENV --output FORMAT`.

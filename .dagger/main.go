@@ -75,7 +75,7 @@ func New(
 // Render the Kubernetes manifests of one environment and return them as a
 // directory.
 //
-// Runs `statex render --env ENV -o /out` (kustomize overlays from manifests/,
+// Runs `statex render --env ENV --output-dir /out` (kustomize overlays from manifests/,
 // rendered in-process by the CLI) and returns /out, which holds ENV.yaml.
 // Save it with `dagger call render --env kind export --path ./rendered`. The
 // CLI also prints the content hash of the rendered set (visible in the trace).

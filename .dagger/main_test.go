@@ -69,7 +69,7 @@ func TestRenderArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"/usr/local/bin/statex", "render", "--env", "staging", "-o", "/out"}
+	want := []string{"/usr/local/bin/statex", "render", "--env", "staging", "--output-dir", "/out"}
 	if !slices.Equal(got, want) {
 		t.Errorf("renderArgs = %q, want %q", got, want)
 	}

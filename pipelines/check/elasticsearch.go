@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/statex/infrastructure/pipelines/service"
+	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
 // Elasticsearch runs an upstream image that cannot be built offline. The
@@ -13,24 +16,24 @@ import (
 
 func checkElasticsearch(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s Steps
+	var s verdict.Steps
 	c := e.Cluster
 	var base, password string
 	s.Do("connect to the REST API", func() (string, error) {
 		var err error
-		if password, err = c.Secret(ctx, "elasticsearch-credentials", "elastic-password"); err != nil {
+		if password, err = c.Secret(ctx, service.ElasticsearchSecret, service.ElasticsearchPasswordKey); err != nil {
 			return "", err
 		}
-		pods, err := c.ServicePods(ctx, "elasticsearch")
+		pods, err := c.ServicePods(ctx, service.ElasticsearchService)
 		if err != nil {
 			return "", err
 		}
-		fwd, err := c.Forward(ctx, pods[0], 9200)
+		fwd, err := c.Forward(ctx, pods[0], service.ElasticsearchPort)
 		base = "http://" + fwd
 		return pods[0], err
 	})
 	es := func(method, path, body string, into any) error {
-		return jsonRequest(ctx, method, base+path, "elastic", password, body, into)
+		return service.RequestJSON(ctx, method, base+path, service.ElasticsearchUser, password, body, into)
 	}
 	s.Do("cluster health green with 3 nodes", func() (string, error) {
 		var h struct {
@@ -40,10 +43,10 @@ func checkElasticsearch(ctx context.Context, e *Env) Result {
 		if err := es(http.MethodGet, "/_cluster/health?wait_for_status=green&timeout=30s", "", &h); err != nil {
 			return "", err
 		}
-		if h.Status != "green" || h.Nodes != 3 {
-			return "", fmt.Errorf("health %s with %d nodes, want green with 3", h.Status, h.Nodes)
+		if h.Status != "green" || h.Nodes != service.ElasticsearchNodes {
+			return "", fmt.Errorf("health %s with %d nodes, want green with %d", h.Status, h.Nodes, service.ElasticsearchNodes)
 		}
-		return "green, 3 nodes", nil
+		return fmt.Sprintf("green, %d nodes", h.Nodes), nil
 	})
 	index := "statex-check-" + e.RunID
 	s.Do("index a document and find it by search", func() (string, error) {
@@ -71,5 +74,5 @@ func checkElasticsearch(ctx context.Context, e *Env) Result {
 		}
 		return "deleted " + index, es(http.MethodDelete, "/"+index, "", nil)
 	})
-	return s.Finish("elasticsearch", start)
+	return finish("elasticsearch", &s, start)
 }

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/statex/infrastructure/pipelines/service"
+	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
 // Grafana (upstream image): /api/health on every replica, then every
@@ -13,16 +16,16 @@ import (
 
 func checkGrafana(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s Steps
+	var s verdict.Steps
 	c := e.Cluster
 	var pods []string
 	var password string
 	s.Do("find the replicas", func() (string, error) {
 		var err error
-		if password, err = c.Secret(ctx, "grafana-credentials", "admin-password"); err != nil {
+		if password, err = c.Secret(ctx, service.GrafanaSecret, service.GrafanaPasswordKey); err != nil {
 			return "", err
 		}
-		pods, err = c.ServicePods(ctx, "grafana")
+		pods, err = c.ServicePods(ctx, service.GrafanaService)
 		if err == nil && len(pods) < 2 {
 			err = fmt.Errorf("%d ready Grafana pods, want 2", len(pods))
 		}
@@ -30,7 +33,7 @@ func checkGrafana(ctx context.Context, e *Env) Result {
 	})
 	for _, pod := range pods {
 		s.Test("/api/health on "+pod, func() (string, error) {
-			fwd, err := c.Forward(ctx, pod, 3000)
+			fwd, err := c.Forward(ctx, pod, service.GrafanaPort)
 			if err != nil {
 				return "", err
 			}
@@ -38,7 +41,7 @@ func checkGrafana(ctx context.Context, e *Env) Result {
 				Database string `json:"database"`
 				Version  string `json:"version"`
 			}
-			if err := jsonRequest(ctx, http.MethodGet, "http://"+fwd+"/api/health", "", "", "", &h); err != nil {
+			if err := service.RequestJSON(ctx, http.MethodGet, "http://"+fwd+"/api/health", "", "", "", &h); err != nil {
 				return "", err
 			}
 			if h.Database != "ok" {
@@ -48,7 +51,7 @@ func checkGrafana(ctx context.Context, e *Env) Result {
 		})
 	}
 	s.Test("every datasource answers its health check", func() (string, error) {
-		fwd, err := c.Forward(ctx, pods[0], 3000)
+		fwd, err := c.Forward(ctx, pods[0], service.GrafanaPort)
 		if err != nil {
 			return "", err
 		}
@@ -56,7 +59,7 @@ func checkGrafana(ctx context.Context, e *Env) Result {
 			UID  string `json:"uid"`
 			Name string `json:"name"`
 		}
-		if err := jsonRequest(ctx, http.MethodGet, "http://"+fwd+"/api/datasources", "admin", password, "", &ds); err != nil {
+		if err := service.RequestJSON(ctx, http.MethodGet, "http://"+fwd+"/api/datasources", service.GrafanaUser, password, "", &ds); err != nil {
 			return "", err
 		}
 		var ok []string
@@ -65,7 +68,7 @@ func checkGrafana(ctx context.Context, e *Env) Result {
 				Status  string `json:"status"`
 				Message string `json:"message"`
 			}
-			if err := jsonRequest(ctx, http.MethodGet, "http://"+fwd+"/api/datasources/uid/"+d.UID+"/health", "admin", password, "", &h); err != nil {
+			if err := service.RequestJSON(ctx, http.MethodGet, "http://"+fwd+"/api/datasources/uid/"+d.UID+"/health", service.GrafanaUser, password, "", &h); err != nil {
 				return "", fmt.Errorf("datasource %s: %w", d.Name, err)
 			}
 			if h.Status != "OK" {
@@ -78,5 +81,5 @@ func checkGrafana(ctx context.Context, e *Env) Result {
 		}
 		return strings.Join(ok, ", ") + " OK", nil
 	})
-	return s.Finish("grafana", start)
+	return finish("grafana", &s, start)
 }

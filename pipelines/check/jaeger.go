@@ -2,15 +2,10 @@ package check
 
 import (
 	"context"
-	"fmt"
-	"net/http"
-	"slices"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"github.com/statex/infrastructure/pipelines/service"
+	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
 // Jaeger: a span sent over OTLP/HTTP is found by its trace ID through the
@@ -18,79 +13,27 @@ import (
 
 func checkJaeger(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s Steps
+	var s verdict.Steps
 	var otlp, query string
 	s.Do("connect to OTLP/HTTP and the query API", func() (string, error) {
-		pods, err := e.Cluster.ServicePods(ctx, "jaeger")
+		pods, err := e.Cluster.ServicePods(ctx, service.JaegerService)
 		if err != nil {
 			return "", err
 		}
-		if otlp, err = e.Cluster.Forward(ctx, pods[0], 4318); err != nil {
+		if otlp, err = e.Cluster.Forward(ctx, pods[0], service.OTLPHTTPPort); err != nil {
 			return "", err
 		}
-		query, err = e.Cluster.Forward(ctx, pods[0], 16686)
+		query, err = e.Cluster.Forward(ctx, pods[0], service.JaegerAPIPort)
 		return pods[0], err
 	})
 	var traceID string
 	s.Do("send a span over OTLP/HTTP", func() (string, error) {
 		var err error
-		traceID, err = SendSpan(ctx, otlp, "statex-check", "check-"+e.RunID)
+		traceID, err = service.SendSpan(ctx, otlp, "statex-check", "check-"+e.RunID)
 		return "trace " + traceID, err
 	})
 	s.Do("find the trace by ID through the query API", func() (string, error) {
-		return FindTrace(ctx, "http://"+query, traceID, "check-"+e.RunID, 30*time.Second)
+		return service.FindTrace(ctx, "http://"+query, traceID, "check-"+e.RunID, 30*time.Second)
 	})
-	return s.Finish("jaeger", start)
-}
-
-// SendSpan exports one span with the OpenTelemetry SDK's OTLP/HTTP exporter
-// and returns its trace ID.
-func SendSpan(ctx context.Context, endpoint, service, name string) (string, error) {
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(endpoint), otlptracehttp.WithInsecure())
-	if err != nil {
-		return "", err
-	}
-	res := resource.NewSchemaless(attribute.String("service.name", service))
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithResource(res))
-	_, span := tp.Tracer("statex/check").Start(ctx, name)
-	span.SetAttributes(attribute.String("statex.check", name))
-	id := span.SpanContext().TraceID().String()
-	span.End()
-	if err := tp.Shutdown(ctx); err != nil {
-		return id, fmt.Errorf("export: %w", err)
-	}
-	return id, nil
-}
-
-// FindTrace polls Jaeger's query API for the trace (ingestion is
-// asynchronous) and checks it holds the span.
-func FindTrace(ctx context.Context, base, traceID, spanName string, timeout time.Duration) (string, error) {
-	began := time.Now()
-	var names []string
-	err := Poll(ctx, timeout, 500*time.Millisecond, func() error {
-		var r struct {
-			Data []struct {
-				Spans []struct {
-					OperationName string `json:"operationName"`
-				} `json:"spans"`
-			} `json:"data"`
-		}
-		if err := jsonRequest(ctx, http.MethodGet, base+"/api/traces/"+traceID, "", "", "", &r); err != nil {
-			return err
-		}
-		names = names[:0]
-		for _, t := range r.Data {
-			for _, sp := range t.Spans {
-				names = append(names, sp.OperationName)
-			}
-		}
-		if !slices.Contains(names, spanName) {
-			return fmt.Errorf("trace %s has spans %v, want %s", traceID, names, spanName)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("span %s found after %s", spanName, time.Since(began).Round(time.Millisecond)), nil
+	return finish("jaeger", &s, start)
 }

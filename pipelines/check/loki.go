@@ -7,20 +7,24 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/statex/infrastructure/pipelines/poll"
+	"github.com/statex/infrastructure/pipelines/service"
+	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
 // Loki (upstream image): a pushed log line is found by a LogQL query.
 
 func checkLoki(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s Steps
+	var s verdict.Steps
 	var base string
 	s.Do("connect to the HTTP API", func() (string, error) {
-		pods, err := e.Cluster.ServicePods(ctx, "loki")
+		pods, err := e.Cluster.ServicePods(ctx, service.LokiService)
 		if err != nil {
 			return "", err
 		}
-		fwd, err := e.Cluster.Forward(ctx, pods[0], 3100)
+		fwd, err := e.Cluster.Forward(ctx, pods[0], service.LokiPort)
 		base = "http://" + fwd
 		return pods[0], err
 	})
@@ -28,13 +32,13 @@ func checkLoki(ctx context.Context, e *Env) Result {
 	s.Do("push a log line", func() (string, error) {
 		ts := strconv.FormatInt(time.Now().UnixNano(), 10)
 		body := `{"streams":[{"stream":{"job":"statex-check"},"values":[["` + ts + `","` + line + `"]]}]}`
-		return "pushed", jsonRequest(ctx, http.MethodPost, base+"/loki/api/v1/push", "", "", body, nil)
+		return "pushed", service.RequestJSON(ctx, http.MethodPost, base+"/loki/api/v1/push", "", "", body, nil)
 	})
 	s.Do("query it back", func() (string, error) {
 		q := url.Values{"query": {`{job="statex-check"} |= "` + e.RunID + `"`}, "limit": {"10"},
 			"start": {strconv.FormatInt(time.Now().Add(-10*time.Minute).UnixNano(), 10)}}
 		var found int
-		err := Poll(ctx, 30*time.Second, time.Second, func() error {
+		err := poll.Until(ctx, 30*time.Second, time.Second, func() error {
 			var r struct {
 				Data struct {
 					Result []struct {
@@ -42,7 +46,7 @@ func checkLoki(ctx context.Context, e *Env) Result {
 					} `json:"result"`
 				} `json:"data"`
 			}
-			if err := jsonRequest(ctx, http.MethodGet, base+"/loki/api/v1/query_range?"+q.Encode(), "", "", "", &r); err != nil {
+			if err := service.RequestJSON(ctx, http.MethodGet, base+"/loki/api/v1/query_range?"+q.Encode(), "", "", "", &r); err != nil {
 				return err
 			}
 			found = 0
@@ -56,5 +60,5 @@ func checkLoki(ctx context.Context, e *Env) Result {
 		})
 		return fmt.Sprintf("%d line found", found), err
 	})
-	return s.Finish("loki", start)
+	return finish("loki", &s, start)
 }

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -13,6 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
+
+	"github.com/statex/infrastructure/pipelines/service"
+	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
 // NetworkPolicy: two probe pods inside the namespace try to open the data
@@ -62,12 +66,12 @@ wait`
 
 func checkNetworkPolicy(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s Steps
+	var s verdict.Steps
 	c := e.Cluster
 	var image string
 	var uid int64
 	s.Do("find the probe image", func() (string, error) {
-		pods, err := c.Pods(ctx, "redis")
+		pods, err := c.Pods(ctx, service.RedisService)
 		if err != nil {
 			return "", err
 		}
@@ -111,7 +115,7 @@ func checkNetworkPolicy(ctx context.Context, e *Env) Result {
 	results := map[string]map[string]string{}
 	s.Do("probes finish", func() (string, error) {
 		for kind, name := range names {
-			out, err := c.waitPodLog(ctx, name, 2*time.Minute)
+			out, err := c.WaitPodLog(ctx, name, 2*time.Minute)
 			if err != nil {
 				return "", err
 			}
@@ -140,7 +144,7 @@ func checkNetworkPolicy(ctx context.Context, e *Env) Result {
 		}
 		return fmt.Sprintf("%d deleted", len(gone)), nil
 	})
-	return s.Finish("networkpolicy", start)
+	return finish("networkpolicy", &s, start)
 }
 
 // sameEgress wants both label sets selected by the same egress policies:
@@ -192,7 +196,7 @@ func judgeProbe(got map[string]string, want string) (string, error) {
 	for _, t := range probeTargets {
 		ev = append(ev, t+" "+got[t])
 		if got[t] != want {
-			bad = append(bad, probeService[t]+" ("+t+") "+or(got[t], "no answer"))
+			bad = append(bad, probeService[t]+" ("+t+") "+cmp.Or(got[t], "no answer"))
 		}
 	}
 	if len(bad) > 0 {
@@ -223,28 +227,6 @@ func probePod(name, image string, uid int64, labels map[string]string, attempts 
 			}},
 		},
 	}
-}
-
-// waitPodLog waits for a pod to finish and returns its log.
-func (c *Cluster) waitPodLog(ctx context.Context, name string, timeout time.Duration) (string, error) {
-	err := Poll(ctx, timeout, time.Second, func() error {
-		p, err := c.CS.CoreV1().Pods(c.Namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		switch p.Status.Phase {
-		case corev1.PodSucceeded:
-			return nil
-		case corev1.PodFailed:
-			return fmt.Errorf("probe pod %s failed", name)
-		}
-		return fmt.Errorf("probe pod %s is %s", name, p.Status.Phase)
-	})
-	if err != nil {
-		return "", err
-	}
-	raw, err := c.CS.CoreV1().Pods(c.Namespace).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
-	return string(raw), err
 }
 
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }

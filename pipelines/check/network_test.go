@@ -7,12 +7,14 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/statex/infrastructure/pipelines/internal/testrepo"
 )
 
 func renderedPolicies(t *testing.T) []networkingv1.NetworkPolicy {
 	t.Helper()
 	var out []networkingv1.NetworkPolicy
-	for _, o := range objectsOf(rendered(t, "kind"), "NetworkPolicy") {
+	for _, o := range testrepo.OfKind(testrepo.Rendered(t, "kind").Objects, "NetworkPolicy") {
 		var p networkingv1.NetworkPolicy
 		if err := json.Unmarshal(o.JSON, &p); err != nil {
 			t.Fatal(err)

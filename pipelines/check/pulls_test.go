@@ -1,6 +1,7 @@
 package check
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/statex/infrastructure/pipelines/internal/testrepo"
+	"github.com/statex/infrastructure/pipelines/kube"
 	"github.com/statex/infrastructure/pipelines/manifest"
 )
 
@@ -27,13 +30,17 @@ func runningPod(name, image string) corev1.Pod {
 // rendered set.
 func imageOf(t *testing.T, env, kind, name string) string {
 	t.Helper()
-	for _, w := range objectsOf(rendered(t, env), kind) {
+	for _, w := range testrepo.OfKind(testrepo.Rendered(t, env).Objects, kind) {
 		if w.Name == name {
-			pt, err := decodeWorkload(w)
-			if err != nil {
+			var wl struct {
+				Spec struct {
+					Template corev1.PodTemplateSpec `json:"template"`
+				} `json:"spec"`
+			}
+			if err := json.Unmarshal(w.JSON, &wl); err != nil {
 				t.Fatal(err)
 			}
-			return pt.template.Spec.Containers[0].Image
+			return wl.Spec.Template.Spec.Containers[0].Image
 		}
 	}
 	t.Fatalf("%s: no %s/%s", env, kind, name)
@@ -48,13 +55,13 @@ func TestUnpullableImagesSkipOnlyWhereTheEnvironmentAllows(t *testing.T) {
 	es := imageOf(t, "kind", "StatefulSet", "elasticsearch")
 	blocked := []corev1.Pod{waitingPod("elasticsearch-0", es, "ImagePullBackOff"), waitingPod("elasticsearch-1", es, "ErrImagePull"), waitingPod("elasticsearch-2", es, "ImagePullBackOff")}
 
-	kind := repoEnv(t, "kind")
+	kind := testrepo.Env(t, "kind")
 	v := judgePulls("kind", blocked, isProject, kind.MayBeUnavailable)
 	if len(v.fail) > 0 || !strings.Contains(v.skip, "not buildable offline") || !strings.Contains(v.skip, es) {
 		t.Errorf("kind: %+v, want SKIPPED naming %s", v, es)
 	}
 	for _, name := range []string{"staging", "prod", "preview"} {
-		env := repoEnv(t, name)
+		env := testrepo.Env(t, name)
 		v := judgePulls(name, blocked, isProject, env.MayBeUnavailable)
 		if v.skip != "" || len(v.fail) != 3 || !strings.Contains(v.fail[0], es) || !strings.Contains(v.fail[0], "environment "+name+" does not list") {
 			t.Errorf("%s: %+v, want 3 failures naming %s and the environment", name, v, es)
@@ -90,13 +97,13 @@ func TestUnavailableIgnoresJobPods(t *testing.T) {
 	job := runningPod("grafana-db-bootstrap-x", "statex/postgres:17")
 	job.OwnerReferences = []metav1.OwnerReference{{Kind: "Job", Name: "grafana-db-bootstrap"}}
 	pods := []corev1.Pod{waitingPod("grafana-a", grafana, "ImagePullBackOff"), job, waitingPod("grafana-b", grafana, "ImagePullBackOff")}
-	kind := repoEnv(t, "kind")
-	if v := judgePulls("kind", ServerPods(pods), isProject, kind.MayBeUnavailable); !strings.Contains(v.skip, grafana) {
+	kind := testrepo.Env(t, "kind")
+	if v := judgePulls("kind", kube.ServerPods(pods), isProject, kind.MayBeUnavailable); !strings.Contains(v.skip, grafana) {
 		t.Errorf("with a running Job pod: %+v, want the service unavailable", v)
 	}
 	job.OwnerReferences = nil
 	pods[1] = job
-	if v := judgePulls("kind", ServerPods(pods), isProject, kind.MayBeUnavailable); v.skip != "" {
+	if v := judgePulls("kind", kube.ServerPods(pods), isProject, kind.MayBeUnavailable); v.skip != "" {
 		t.Errorf("with a serving pod: %+v, want available", v)
 	}
 }
@@ -133,13 +140,13 @@ func TestPullFailuresReachTheCheckOfTheirPods(t *testing.T) {
 func TestKindUnavailableImagesAreUpstreamImagesOfTheSet(t *testing.T) {
 	var used []string
 	for _, kind := range []string{"StatefulSet", "Deployment", "Job", "CronJob"} {
-		for _, o := range objectsOf(rendered(t, "kind"), kind) {
+		for _, o := range testrepo.OfKind(testrepo.Rendered(t, "kind").Objects, kind) {
 			for _, img := range imagesIn(o.JSON) {
 				used = append(used, manifest.ImageRepository(img))
 			}
 		}
 	}
-	for _, repo := range repoEnv(t, "kind").UnavailableImages {
+	for _, repo := range testrepo.Env(t, "kind").UnavailableImages {
 		if isProject(repo + ":x") {
 			t.Errorf("%s: a project image listed as unavailable", repo)
 		}

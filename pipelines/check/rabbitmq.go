@@ -2,15 +2,12 @@ package check
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/statex/infrastructure/pipelines/kube"
+	"github.com/statex/infrastructure/pipelines/service"
+	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
 // RabbitMQ: 3 running nodes; a quorum queue with 3 members and a
@@ -19,54 +16,46 @@ import (
 
 func checkRabbitMQ(ctx context.Context, e *Env) Result {
 	start := time.Now()
-	var s Steps
+	var s verdict.Steps
 	c := e.Cluster
 	var password, pod string
 	s.Do("read the credentials", func() (string, error) {
 		var err error
-		password, err = c.Secret(ctx, "rabbitmq-credentials", "admin-password")
-		return "secret rabbitmq-credentials (user admin)", err
+		password, err = service.RabbitPassword(ctx, c)
+		return "secret " + service.RabbitSecret + " (user " + service.RabbitUser + ")", err
 	})
 	s.Do("3 running cluster nodes, no partition, no alarm", func() (string, error) {
-		pods, err := c.ServicePods(ctx, "rabbitmq")
+		pods, err := c.ServicePods(ctx, service.RabbitService)
 		if err != nil {
 			return "", err
 		}
 		pod = pods[0]
-		out, err := c.Exec(ctx, pod, "rabbitmq", "rabbitmqctl", "-q", "cluster_status", "--formatter", "json")
-		if err != nil {
-			return "", err
-		}
-		return JudgeRabbitCluster(out, 3)
+		return service.RabbitCluster(ctx, c, pod, service.RabbitMembers)
 	})
 	queue := "statex-check-" + e.RunID
 	var conn *amqp.Connection
 	s.Do("connect with AMQP 0-9-1 through the client Service", func() (string, error) {
-		addr, err := c.Forward(ctx, pod, 5672)
-		if err != nil {
-			return "", err
-		}
-		conn, err = DialAMQP(addr, "admin", password, 10*time.Second)
-		if err != nil {
+		var err error
+		if conn, err = service.DialAMQPPod(ctx, c, pod, password, 10*time.Second); err != nil {
 			return "", err
 		}
 		return "connected to " + pod, nil
 	})
 	s.Do("declare a quorum queue with a dead-letter queue", func() (string, error) {
-		return DeclareWithDLQ(conn, queue)
+		return service.DeclareWithDLQ(conn, queue)
 	})
 	s.Do("the quorum queue has 3 members", func() (string, error) {
-		out, err := c.Exec(ctx, pod, "rabbitmq", "rabbitmq-queues", "-q", "quorum_status", queue, "--formatter", "json")
+		out, err := service.QuorumStatus(ctx, c, pod, queue)
 		if err != nil {
 			return "", err
 		}
-		return JudgeQuorumMembers(out, 3)
+		return service.JudgeQuorumMembers(out, service.RabbitMembers)
 	})
 	s.Do("publish with confirms, consume and ack", func() (string, error) {
-		return PublishConsume(ctx, conn, queue, "hello-"+e.RunID)
+		return service.PublishConsume(ctx, conn, queue, "hello-"+e.RunID)
 	})
 	s.Do("a rejected message lands in the dead-letter queue with x-death", func() (string, error) {
-		return RejectToDLQ(ctx, conn, queue, "reject-"+e.RunID)
+		return service.RejectToDLQ(ctx, conn, queue, "reject-"+e.RunID)
 	})
 	s.Always("delete the queues", func() (string, error) {
 		if conn == nil {
@@ -85,196 +74,5 @@ func checkRabbitMQ(ctx context.Context, e *Env) Result {
 		}
 		return "deleted " + queue + " and " + queue + ".dlq", nil
 	})
-	return s.Finish("rabbitmq", start)
-}
-
-// JudgeRabbitCluster reads `rabbitmqctl cluster_status --formatter json`.
-func JudgeRabbitCluster(out string, want int) (string, error) {
-	var st struct {
-		Running    []string       `json:"running_nodes"`
-		Partitions map[string]any `json:"partitions"`
-		Alarms     []any          `json:"alarms"`
-	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return "", fmt.Errorf("cluster_status: %v", err)
-	}
-	ev := fmt.Sprintf("running: %s", strings.Join(shortNodes(st.Running), ", "))
-	switch {
-	case len(st.Running) != want:
-		return ev, fmt.Errorf("%d running nodes, want %d", len(st.Running), want)
-	case len(st.Partitions) > 0:
-		return ev, fmt.Errorf("partitions: %v", st.Partitions)
-	case len(st.Alarms) > 0:
-		return ev, fmt.Errorf("alarms: %v", st.Alarms)
-	}
-	return ev, nil
-}
-
-func shortNodes(nodes []string) []string {
-	out := make([]string, len(nodes))
-	for i, n := range nodes {
-		_, host, _ := strings.Cut(n, "@")
-		out[i], _, _ = strings.Cut(host, ".")
-	}
-	return out
-}
-
-// JudgeQuorumMembers reads `rabbitmq-queues quorum_status --formatter json`:
-// one row per member with its Raft state.
-func JudgeQuorumMembers(out string, want int) (string, error) {
-	var rows []map[string]any
-	if err := json.Unmarshal([]byte(out), &rows); err != nil {
-		return "", fmt.Errorf("quorum_status: %v", err)
-	}
-	var desc []string
-	leaders := 0
-	for _, r := range rows {
-		state := fmt.Sprint(r["Raft State"])
-		desc = append(desc, fmt.Sprintf("%s=%s", shortNodes([]string{fmt.Sprint(r["Node Name"])})[0], state))
-		if state == "leader" {
-			leaders++
-		}
-	}
-	ev := strings.Join(desc, ", ")
-	if len(rows) != want || leaders != 1 {
-		return ev, fmt.Errorf("%d members with %d leaders, want %d with 1", len(rows), leaders, want)
-	}
-	return ev, nil
-}
-
-// DeclareWithDLQ declares queue (quorum, dead-lettering to queue.dlq) and
-// queue.dlq (quorum).
-func DeclareWithDLQ(conn *amqp.Connection, queue string) (string, error) {
-	ch, err := conn.Channel()
-	if err != nil {
-		return "", err
-	}
-	defer ch.Close()
-	dlq := queue + ".dlq"
-	if _, err := ch.QueueDeclare(dlq, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
-		return "", err
-	}
-	if _, err := ch.QueueDeclare(queue, true, false, false, false, amqp.Table{
-		"x-queue-type": "quorum", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq,
-	}); err != nil {
-		return "", err
-	}
-	return "quorum queues " + queue + " and " + dlq, nil
-}
-
-// PublishConsume publishes body with a confirm, then consumes and acks it.
-func PublishConsume(ctx context.Context, conn *amqp.Connection, queue, body string) (string, error) {
-	ch, err := conn.Channel()
-	if err != nil {
-		return "", err
-	}
-	defer ch.Close()
-	d, err := publishThenGet(ctx, ch, queue, body)
-	if err != nil {
-		return "", err
-	}
-	if err := d.Ack(false); err != nil {
-		return "", err
-	}
-	return "published (confirmed), consumed, acked", nil
-}
-
-// RejectToDLQ publishes, rejects without requeue and finds the message in
-// the dead-letter queue with an x-death header naming the queue.
-func RejectToDLQ(ctx context.Context, conn *amqp.Connection, queue, body string) (string, error) {
-	ch, err := conn.Channel()
-	if err != nil {
-		return "", err
-	}
-	defer ch.Close()
-	d, err := publishThenGet(ctx, ch, queue, body)
-	if err != nil {
-		return "", err
-	}
-	if err := d.Reject(false); err != nil {
-		return "", err
-	}
-	dl, err := getOne(ctx, ch, queue+".dlq")
-	if err != nil {
-		return "", fmt.Errorf("dead-letter queue: %w", err)
-	}
-	defer dl.Ack(false)
-	if string(dl.Body) != body {
-		return "", fmt.Errorf("dead-lettered %q, want %q", dl.Body, body)
-	}
-	deaths, ok := dl.Headers["x-death"].([]any)
-	if !ok || len(deaths) == 0 {
-		return "", fmt.Errorf("no x-death header: %v", dl.Headers)
-	}
-	first, _ := deaths[0].(amqp.Table)
-	if first["queue"] != queue || first["reason"] != "rejected" {
-		return "", fmt.Errorf("x-death %v, want queue %s reason rejected", first, queue)
-	}
-	return fmt.Sprintf("x-death: queue=%v reason=%v count=%v", first["queue"], first["reason"], first["count"]), nil
-}
-
-// publishThenGet publishes body with a confirm and gets it back unacked.
-func publishThenGet(ctx context.Context, ch *amqp.Channel, queue, body string) (amqp.Delivery, error) {
-	if err := publishConfirmed(ctx, ch, queue, body); err != nil {
-		return amqp.Delivery{}, err
-	}
-	d, err := getOne(ctx, ch, queue)
-	if err != nil {
-		return d, err
-	}
-	if string(d.Body) != body {
-		return d, fmt.Errorf("got %q from %s, want %q", d.Body, queue, body)
-	}
-	return d, nil
-}
-
-func publishConfirmed(ctx context.Context, ch *amqp.Channel, queue, body string) error {
-	if err := ch.Confirm(false); err != nil {
-		return err
-	}
-	conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", queue, true, false, amqp.Publishing{
-		DeliveryMode: amqp.Persistent, ContentType: "text/plain", Body: []byte(body),
-	})
-	if err != nil {
-		return err
-	}
-	ok, err := conf.WaitContext(ctx)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("publish of %q was nacked", body)
-	}
-	return nil
-}
-
-// getOne polls basic.get: a quorum queue makes a confirmed message available
-// at once, but a bounded retry keeps a slow replica from flaking the check.
-func getOne(ctx context.Context, ch *amqp.Channel, queue string) (amqp.Delivery, error) {
-	var d amqp.Delivery
-	err := Poll(ctx, 10*time.Second, 100*time.Millisecond, func() error {
-		got, ok, err := ch.Get(queue, false)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("queue %s is empty", queue)
-		}
-		d = got
-		return nil
-	})
-	return d, err
-}
-
-// DialAMQP connects to addr as user. The credentials travel in the SASL
-// config, never in the URL: amqp091 quotes the URL in its parse errors,
-// and a password with a reserved character ('/', '@', '%') breaks the
-// parse. The error is scrubbed of the password all the same.
-func DialAMQP(addr, user, password string, timeout time.Duration) (*amqp.Connection, error) {
-	u := url.URL{Scheme: "amqp", Host: addr, Path: "/"}
-	conn, err := amqp.DialConfig(u.String(), amqp.Config{
-		SASL: []amqp.Authentication{&amqp.PlainAuth{Username: user, Password: password}},
-		Dial: amqp.DefaultDial(timeout),
-	})
-	return conn, kube.NewScrubber(password).Error(err)
+	return finish("rabbitmq", &s, start)
 }

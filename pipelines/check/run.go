@@ -14,12 +14,13 @@ import (
 
 	"github.com/statex/infrastructure/pipelines/kube"
 	"github.com/statex/infrastructure/pipelines/manifest"
+	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
 // Env is what a check gets: the cluster, this run's unique ID and the
 // rendered manifests the environment was deployed from.
 type Env struct {
-	Cluster *Cluster
+	Cluster *kube.Cluster
 	RunID   string
 	// Unavailable maps services whose image cannot be pulled here, and
 	// which the environment allows to be unavailable, to the reason (their
@@ -27,6 +28,10 @@ type Env struct {
 	Unavailable map[string]string
 	// Manifests is the environment's rendered set: what should be running.
 	Manifests []*manifest.Object
+
+	// mailAdmin serialises Postfixadmin changes: concurrent checks would
+	// race to create the shared test domain.
+	mailAdmin sync.Mutex
 }
 
 // Check is one service's check.
@@ -123,20 +128,20 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := kube.Reachable(ctx, opts.Config); err != nil {
 		return nil, err
 	}
-	c, err := NewCluster(opts.Config, opts.Namespace)
+	c, err := kube.NewCluster(opts.Config, opts.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	rep := &Report{Env: opts.Env, Namespace: opts.Namespace, RunID: NewRunID()}
+	rep := &Report{Env: opts.Env, Namespace: opts.Namespace, RunID: verdict.NewRunID()}
 	e := &Env{Cluster: c, RunID: rep.RunID, Unavailable: map[string]string{}, Manifests: opts.Manifests}
 	all, err := c.CS.CoreV1().Pods(opts.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list pods in %s: %w", opts.Namespace, err)
 	}
 	byService := map[string][]corev1.Pod{}
-	for _, p := range ServerPods(all.Items) {
-		if svc := p.Labels["app.kubernetes.io/name"]; svc != "" {
+	for _, p := range kube.ServerPods(all.Items) {
+		if svc := p.Labels[kube.ServiceLabel]; svc != "" {
 			byService[svc] = append(byService[svc], p)
 		}
 	}
@@ -182,7 +187,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 				cancel()
 			}
 			res.Reason = c.Scrubber().String(res.Reason)
-			ScrubSteps(c.Scrubber(), res.Steps)
+			verdict.Scrub(res.Steps, c.Scrubber().String)
 			results[i] = res
 			if opts.Progress != nil {
 				mu.Lock()
@@ -192,18 +197,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}()
 	}
 	wg.Wait()
+	rep.Results = make([]Result, 0, len(results))
 	for _, res := range results {
-		switch res.Verdict {
-		case Pass:
-			rep.Passed++
-		case Fail:
-			rep.Failed++
-		default:
-			rep.Skipped++
-		}
+		rep.Add(res, res.Verdict)
 	}
-	rep.Results = results
-	rep.Seconds = Seconds(time.Since(start))
+	rep.Seconds = verdict.Seconds(time.Since(start))
 	return rep, nil
 }
 
@@ -273,15 +271,4 @@ func skipReason(chk Check, pulls map[string]pullVerdict) string {
 		}
 	}
 	return ""
-}
-
-// OwnedByJob reports whether a Job made the pod (a bootstrap, a bucket
-// setup): such pods are not the service's servers.
-func OwnedByJob(p *corev1.Pod) bool {
-	for _, o := range p.OwnerReferences {
-		if o.Kind == "Job" {
-			return true
-		}
-	}
-	return false
 }

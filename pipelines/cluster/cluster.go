@@ -72,15 +72,18 @@ type ImageLoad struct {
 
 // UpResult is what Up did.
 type UpResult struct {
-	Name            string      `json:"name"`
-	Created         bool        `json:"created"`
-	NodeImage       string      `json:"nodeImage"`
-	NodeImageSource string      `json:"nodeImageSource"`
-	Kubeconfig      string      `json:"kubeconfig"`
-	Nodes           []Node      `json:"nodes"`
-	Images          []ImageLoad `json:"images,omitempty"`
-	Steps           []Step      `json:"steps"`
-	Seconds         float64     `json:"seconds"`
+	Name            string `json:"name"`
+	Created         bool   `json:"created"`
+	NodeImage       string `json:"nodeImage"`
+	NodeImageSource string `json:"nodeImageSource"`
+	Kubeconfig      string `json:"kubeconfig"`
+	// MergedInto is the user's kubeconfig that now has context
+	// kind-<name> (see MergeKubeconfig).
+	MergedInto string      `json:"mergedInto,omitempty"`
+	Nodes      []Node      `json:"nodes"`
+	Images     []ImageLoad `json:"images,omitempty"`
+	Steps      []Step      `json:"steps"`
+	Seconds    float64     `json:"seconds"`
 }
 
 // Node is one node's state.
@@ -208,6 +211,15 @@ func Up(ctx context.Context, opts Options) (*UpResult, error) {
 		return r.res, fmt.Errorf("export kubeconfig: %w", err)
 	}
 
+	// As kind create cluster does: kubectl (and --context kind-<name>)
+	// reach the cluster with no --kubeconfig.
+	user := UserKubeconfig()
+	r.step("merge context " + ContextName(opts.Name) + " into " + user.GetDefaultFilename())
+	if err := MergeKubeconfig(opts.Kubeconfig, user); err != nil {
+		return r.res, err
+	}
+	r.res.MergedInto = user.GetDefaultFilename()
+
 	r.step("wait for nodes, system pods and storage")
 	if err := waitReady(ctx, opts.Kubeconfig, opts.ReadyTimeout); err != nil {
 		return r.res, err
@@ -225,29 +237,21 @@ func Up(ctx context.Context, opts Options) (*UpResult, error) {
 	return r.res, err
 }
 
-// exportKubeconfig writes the cluster's kubeconfig. The internal one names
-// the control-plane container, which only Docker's embedded DNS resolves, so
-// the name is replaced by the container's IP on the kind network (the API
-// server certificate carries that IP).
+// exportKubeconfig writes the cluster's kubeconfig to its own file.
 func exportKubeconfig(ctx context.Context, p *kind.Provider, name, path string, internal bool) error {
 	if !internal {
 		return p.ExportKubeConfig(name, path, false)
 	}
-	cfg, err := p.KubeConfig(name, true)
+	cfg, err := kubeconfigOf(ctx, p, name, true)
 	if err != nil {
 		return err
 	}
-	host := name + "-control-plane"
-	out, err := exec.CommandContext(ctx, "docker", "inspect", "-f", `{{with index .NetworkSettings.Networks "kind"}}{{.IPAddress}}{{end}}`, host).Output()
-	ip := strings.TrimSpace(string(out))
-	if err != nil || ip == "" {
-		return fmt.Errorf("address of %s on the kind network: %v", host, err)
-	}
-	cfg = strings.ReplaceAll(cfg, "https://"+host+":", "https://"+ip+":")
 	return os.WriteFile(path, []byte(cfg), 0o600)
 }
 
-// Down deletes the cluster and its kubeconfig. Deleting a cluster that does
+// Down deletes the cluster, its kubeconfig and its entries in the user's
+// kubeconfig (those go even when the cluster is already gone: a stale
+// context would point kubectl at nothing). Deleting a cluster that does
 // not exist is not an error.
 func Down(ctx context.Context, name, kubeconfig string) (bool, error) {
 	if kubeconfig == "" {
@@ -257,6 +261,9 @@ func Down(ctx context.Context, name, kubeconfig string) (bool, error) {
 	existing, err := p.List()
 	if err != nil {
 		return false, fmt.Errorf("list kind clusters: %w", err)
+	}
+	if err := RemoveKubeconfig(name, UserKubeconfig()); err != nil {
+		return false, err
 	}
 	if !slices.Contains(existing, name) {
 		return false, nil

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/statex/infrastructure/pipelines/poll"
 )
 
 // Client builds a clientset from a kubeconfig file.
@@ -50,20 +53,19 @@ func waitReady(ctx context.Context, kubeconfig string, timeout time.Duration) er
 	if err != nil {
 		return err
 	}
+	// Each look is bounded by the timeout too.
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var missing []string
-	for {
-		missing = readinessGaps(ctx, cs)
-		if len(missing) == 0 {
-			return nil
+	err = poll.Until(ctx, timeout, 2*time.Second, func() error {
+		if missing := readinessGaps(ctx, cs); len(missing) > 0 {
+			return errors.New(strings.Join(missing, "; "))
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("cluster not ready after %s: %s", timeout, strings.Join(missing, "; "))
-		case <-time.After(2 * time.Second):
-		}
+		return nil
+	})
+	if t, ok := errors.AsType[*poll.TimeoutError](err); ok {
+		return fmt.Errorf("cluster not ready after %s: %v", timeout, t.Last)
 	}
+	return err
 }
 
 func readinessGaps(ctx context.Context, cs kubernetes.Interface) []string {

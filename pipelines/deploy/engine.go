@@ -64,13 +64,21 @@ type Options struct {
 	// (default: the "statex/" repository prefix).
 	ProjectImage func(image string) bool
 	// Signals are the service-level readiness checks run after a stage's
-	// workloads are ready (default: DefaultSignals). Nil Exec disables them.
+	// workloads are ready (nil: DefaultSignals; empty: none).
 	Signals []Signal
+	// Exec runs a signal's command in a pod (default: kube.Exec through
+	// the API server). Every other client is built from Config; this one
+	// can be handed in because a command needs a kubelet, and a test
+	// control plane (envtest) has none.
+	Exec ExecFunc
 	// History is how many release records to keep (default 10).
 	History int
 	// Progress receives events as the deploy runs (may be nil).
 	Progress func(Event)
 }
+
+// ExecFunc runs command in a container of a pod and returns its output.
+type ExecFunc func(ctx context.Context, namespace, pod, container string, command []string) (string, error)
 
 // Event is a progress report.
 type Event struct {
@@ -179,7 +187,7 @@ func (e *engine) connect(ctx context.Context) error {
 	if sigs == nil {
 		sigs = DefaultSignals
 	}
-	e.signals = &signalRunner{cfg: cfg, cs: cs, namespace: e.opts.Namespace, signals: sigs,
+	e.signals = &signalRunner{cfg: cfg, cs: cs, exec: e.opts.Exec, namespace: e.opts.Namespace, signals: sigs,
 		interval: e.opts.PollInterval, timeout: e.opts.StageTimeout}
 	return nil
 }

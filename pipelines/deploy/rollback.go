@@ -1,8 +1,6 @@
 package deploy
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -15,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/statex/infrastructure/pipelines/kube"
 )
 
 // rollback restores what this deploy changed to the last successful release:
@@ -175,32 +175,8 @@ func (e *engine) diagnose(ctx context.Context, stage string, cause error, ws []W
 	return f
 }
 
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
+func podReady(p *corev1.Pod) bool { return kube.PodReady(p) }
 
 func (e *engine) tailLog(ctx context.Context, ns, pod, container string) string {
-	n := int64(logLines)
-	limit := int64(16 << 10)
-	raw, err := e.cs.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container, TailLines: &n, LimitBytes: &limit}).DoRaw(ctx)
-	if err != nil {
-		return ""
-	}
-	// Keep only printable lines; logs may carry terminal escapes.
-	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	for sc.Scan() {
-		out = append(out, strings.Map(func(r rune) rune {
-			if r < 0x20 && r != '\t' {
-				return -1
-			}
-			return r
-		}, sc.Text()))
-	}
-	return strings.Join(out, "\n")
+	return kube.LogTail(ctx, e.cs, ns, pod, container, logLines)
 }

@@ -1,19 +1,18 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/statex/infrastructure/pipelines/check"
 	"github.com/statex/infrastructure/pipelines/kube"
+	"github.com/statex/infrastructure/pipelines/poll"
+	"github.com/statex/infrastructure/pipelines/service"
 )
 
 // Signal is a service-level readiness check: pod readiness says a process
@@ -29,121 +28,49 @@ type Signal struct {
 	Check     func(out string, desired int) error
 }
 
-// DefaultSignals are the platform's signals. Commands use only what the
-// service's own image ships, so no debug container is needed.
+// DefaultSignals are the platform's signals. Commands and judgements are
+// pipelines/service's: they use only what the service's own image ships
+// (no debug container), and a stage is ready by the same standard `statex
+// check` holds it to.
 var DefaultSignals = []Signal{
 	{
-		Service: "postgres", Name: "patroni leader and streaming replicas", Container: "postgres",
-		// Patroni's REST API answers on the pod's loopback; python3 is in
-		// the image because Patroni is Python.
-		Command: []string{"python3", "-c", "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:8008/cluster',timeout=5).read().decode())"},
+		Service: service.PostgresService, Name: "patroni leader and streaming replicas", Container: service.PostgresContainer,
+		Command: service.PatroniClusterCommand(),
 		Check:   checkPatroni,
 	},
 	{
-		Service: "rabbitmq", Name: "all nodes joined and running", Container: "rabbitmq",
-		Command: []string{"rabbitmqctl", "-q", "cluster_status", "--formatter", "json"},
+		Service: service.RabbitService, Name: "all nodes joined and running", Container: service.RabbitContainer,
+		Command: service.RabbitClusterStatusCommand(),
 		Check:   checkRabbitCluster,
 	},
 	{
-		Service: "redis", Name: "sentinel sees master and replicas", Container: "sentinel",
-		// Three views: the master, then every replica and every other
-		// Sentinel this Sentinel remembers, each with its flags.
-		Command: []string{"sh", "-c", `set -e; cli="redis-cli --no-auth-warning -p 26379"
-echo '#master'; $cli sentinel master "$MASTER_NAME"
-echo '#replicas'; $cli sentinel replicas "$MASTER_NAME"
-echo '#sentinels'; $cli sentinel sentinels "$MASTER_NAME"`},
-		Check: checkSentinel,
+		Service: service.RedisService, Name: "sentinel sees master and replicas", Container: service.SentinelContainer,
+		Command: service.SentinelViewCommand(),
+		Check:   checkSentinel,
 	},
 }
 
-// The Patroni and RabbitMQ judgements are the checks' own (pipelines/check):
-// a stage is ready by the same standard `statex check` holds it to.
 func checkPatroni(out string, desired int) error {
-	members, err := check.ParsePatroniCluster([]byte(out))
+	members, err := service.ParsePatroniCluster([]byte(out))
 	if err != nil {
 		return err
 	}
-	_, _, _, err = check.JudgePatroni(members, desired)
+	_, _, _, err = service.JudgePatroni(members, desired)
 	return err
 }
 
 func checkRabbitCluster(out string, desired int) error {
-	_, err := check.JudgeRabbitCluster(out, desired)
+	_, err := service.JudgeRabbitCluster(out, desired)
 	return err
 }
 
-// checkSentinel wants a master flagged healthy, desired-1 healthy replicas
-// and desired-1 healthy other Sentinels (quorum needs them). Healthy means
-// flagged only "slave" (with its link to the master up) or only "sentinel".
-// A Sentinel never forgets a peer: a pod that came back with a new IP (after
-// a drill, a node loss) leaves its old address behind flagged s_down, so the
-// totals (num-slaves, num-other-sentinels) would count it and never settle.
-func checkSentinel(out string, desired int) error {
-	sections := sentinelSections(out)
-	master := sections["master"]
-	if len(master) != 1 {
-		return fmt.Errorf("sentinel master: unreadable answer %q", strings.TrimSpace(out))
-	}
-	if master[0]["flags"] != "master" {
-		return fmt.Errorf("sentinel master flags %q (want master)", master[0]["flags"])
-	}
-	replicas, staleReplicas := countHealthy(sections["replicas"], "slave")
-	sentinels, staleSentinels := countHealthy(sections["sentinels"], "sentinel")
-	if replicas != desired-1 || sentinels != desired-1 {
-		return fmt.Errorf("want %d healthy replicas and %d other sentinels, have %d and %d (%d and %d down or disconnected)",
-			desired-1, desired-1, replicas, sentinels, staleReplicas, staleSentinels)
-	}
-	return nil
-}
-
-// sentinelSections splits the signal's output at its "#name" markers into
-// entries: redis-cli prints replies one element per line, key then value,
-// and an entry of SENTINEL REPLICAS/SENTINELS starts at its "name" key.
-func sentinelSections(out string) map[string][]map[string]string {
-	sections := map[string][]map[string]string{}
-	var section, key string
-	n := 0 // line index inside the section: even lines are keys
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "#") {
-			section, n = strings.TrimPrefix(line, "#"), 0
-			sections[section] = nil
-			continue
-		}
-		if section == "" {
-			continue
-		}
-		if n%2 == 0 {
-			key = line
-			if key == "name" || len(sections[section]) == 0 {
-				sections[section] = append(sections[section], map[string]string{})
-			}
-		} else {
-			entries := sections[section]
-			entries[len(entries)-1][key] = line
-		}
-		n++
-	}
-	return sections
-}
-
-// countHealthy counts entries flagged exactly role (replicas also need
-// master-link-status ok) and the rest.
-func countHealthy(entries []map[string]string, role string) (healthy, other int) {
-	for _, e := range entries {
-		if e["flags"] == role && (role != "slave" || e["master-link-status"] == "ok") {
-			healthy++
-		} else {
-			other++
-		}
-	}
-	return healthy, other
-}
+// checkSentinel counts only healthy peers: see service.JudgeSentinelView.
+func checkSentinel(out string, desired int) error { return service.JudgeSentinelView(out, desired) }
 
 type signalRunner struct {
 	cfg       *rest.Config
 	cs        kubernetes.Interface
+	exec      ExecFunc // nil: kube.Exec
 	namespace string
 	signals   []Signal
 	interval  time.Duration
@@ -184,46 +111,51 @@ func (r *signalRunner) run(ctx context.Context, stage string, ws []WorkloadStatu
 }
 
 func (r *signalRunner) poll(ctx context.Context, sig Signal, desired int) (string, error) {
+	// Each exec is bounded by the signal's timeout too.
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	var last error
-	for {
+	// The attempt the deadline cuts short fails with the deadline ("rate
+	// limiter Wait … would exceed context deadline"), not a judgement: the
+	// reason given is the last answer that was not cut short.
+	var judged error
+	err := poll.Until(ctx, r.timeout, r.interval, func() error {
 		out, err := r.execInService(ctx, sig)
 		if err == nil {
-			if err = sig.Check(out, desired); err == nil {
-				return fmt.Sprintf("%d/%d members", desired, desired), nil
-			}
+			err = sig.Check(out, desired)
 		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("not healthy after %s: %w", r.timeout, last)
-		case <-time.After(r.interval):
+		if err != nil && ctx.Err() == nil {
+			judged = err
 		}
+		return err
+	})
+	if t, ok := errors.AsType[*poll.TimeoutError](err); ok {
+		last := t.Last
+		if judged != nil {
+			last = judged
+		}
+		return "", fmt.Errorf("not healthy after %s: %w", r.timeout, last)
 	}
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d/%d members", desired, desired), nil
 }
 
 // execInService runs the signal's command in a ready pod of the service.
 func (r *signalRunner) execInService(ctx context.Context, sig Signal) (string, error) {
-	pods, err := r.cs.CoreV1().Pods(r.namespace).List(ctx, metav1.ListOptions{LabelSelector: serviceLabel + "=" + sig.Service})
+	pods, err := r.cs.CoreV1().Pods(r.namespace).List(ctx, metav1.ListOptions{LabelSelector: kube.ServiceLabel + "=" + sig.Service})
 	if err != nil {
 		return "", err
 	}
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if p.DeletionTimestamp != nil || !podReady(p) || !hasContainer(p, sig.Container) {
+		if p.DeletionTimestamp != nil || !kube.PodReady(p) || !kube.HasContainer(p, sig.Container) {
 			continue
+		}
+		if r.exec != nil {
+			return r.exec(ctx, r.namespace, p.Name, sig.Container, sig.Command)
 		}
 		return kube.Exec(ctx, r.cfg, r.cs, r.namespace, p.Name, sig.Container, sig.Command)
 	}
 	return "", fmt.Errorf("no ready %s pod with container %s", sig.Service, sig.Container)
-}
-
-func hasContainer(p *corev1.Pod, name string) bool {
-	for _, c := range p.Spec.Containers {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
 }

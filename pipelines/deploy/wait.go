@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/statex/infrastructure/pipelines/kube"
+	"github.com/statex/infrastructure/pipelines/poll"
 )
 
 // Workload kinds are what a stage waits for; everything else (Services,
@@ -63,11 +65,13 @@ func (w *waiter) wait(ctx context.Context, stage string, objs []*unstructured.Un
 	if len(workloads) == 0 {
 		return nil, nil
 	}
+	// Each observation is bounded by the stage's timeout too.
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	var last []WorkloadStatus
 	var lastKey string
-	for {
+	errNotReady := errors.New("workloads progressing")
+	err := poll.Until(ctx, w.timeout, w.interval, func() error {
 		cur := make([]WorkloadStatus, len(workloads))
 		done := true
 		var failed []string
@@ -86,23 +90,23 @@ func (w *waiter) wait(ctx context.Context, stage string, objs []*unstructured.Un
 		}
 		last = cur
 		if len(failed) > 0 {
-			return last, fmt.Errorf("%s", strings.Join(failed, "; "))
+			return poll.Stop(fmt.Errorf("%s", strings.Join(failed, "; ")))
 		}
-		if done {
-			return last, nil
+		if !done {
+			return errNotReady
 		}
-		select {
-		case <-ctx.Done():
-			var slow []string
-			for _, s := range last {
-				if s.Status == "progressing" {
-					slow = append(slow, fmt.Sprintf("%s %d/%d ready (%s)", s.Object, s.Ready, s.Desired, s.Message))
-				}
+		return nil
+	})
+	if _, ok := errors.AsType[*poll.TimeoutError](err); ok {
+		var slow []string
+		for _, s := range last {
+			if s.Status == "progressing" {
+				slow = append(slow, fmt.Sprintf("%s %d/%d ready (%s)", s.Object, s.Ready, s.Desired, s.Message))
 			}
-			return last, fmt.Errorf("not ready after %s: %s", w.timeout, strings.Join(slow, "; "))
-		case <-time.After(w.interval):
 		}
+		return last, fmt.Errorf("not ready after %s: %s", w.timeout, strings.Join(slow, "; "))
 	}
+	return last, err
 }
 
 func statusKey(ws []WorkloadStatus) string {

@@ -14,6 +14,10 @@
 // Each scenario has gates on RTO, on the number of lost acknowledged writes
 // and on RPO; a drill whose measurement misses a gate fails, like a check.
 // Drill data is unique per run and removed.
+//
+// Every scenario runs the same skeleton (scenario.go: writer, fault,
+// resumption, recovery, survivors, gates, cleanup); a scenario is only its
+// script, written with what pipelines/service knows about its service.
 package drill
 
 import (
@@ -25,11 +29,11 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 
-	"github.com/statex/infrastructure/pipelines/check"
 	"github.com/statex/infrastructure/pipelines/kube"
+	"github.com/statex/infrastructure/pipelines/poll"
+	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
 // Metrics are what a drill measured.
@@ -63,35 +67,23 @@ type Gates struct {
 
 // Result is one scenario's drill.
 type Result struct {
-	Scenario string        `json:"scenario"`
-	Service  string        `json:"service"`
-	Fault    string        `json:"fault"`
-	Verdict  check.Verdict `json:"verdict"`
-	Reason   string        `json:"reason,omitempty"`
-	Metrics  *Metrics      `json:"metrics,omitempty"`
-	Gates    Gates         `json:"gates"`
-	Steps    []check.Step  `json:"steps"`
-	Seconds  float64       `json:"seconds"`
+	Scenario string          `json:"scenario"`
+	Service  string          `json:"service"`
+	Fault    string          `json:"fault"`
+	Verdict  verdict.Verdict `json:"verdict"`
+	Reason   string          `json:"reason,omitempty"`
+	Metrics  *Metrics        `json:"metrics,omitempty"`
+	Gates    Gates           `json:"gates"`
+	Steps    []verdict.Step  `json:"steps"`
+	Seconds  float64         `json:"seconds"`
 }
 
 // Report is a drill run over an environment.
-type Report struct {
-	Env       string   `json:"env"`
-	Namespace string   `json:"namespace"`
-	RunID     string   `json:"runId"`
-	Results   []Result `json:"results"`
-	Passed    int      `json:"passed"`
-	Failed    int      `json:"failed"`
-	Skipped   int      `json:"skipped"`
-	Seconds   float64  `json:"seconds"`
-}
-
-// HasFailures reports whether a drill failed.
-func (r *Report) HasFailures() bool { return r.Failed > 0 }
+type Report = verdict.Report[Result]
 
 // Env is what a scenario gets.
 type Env struct {
-	Cluster *check.Cluster
+	Cluster *kube.Cluster
 	RunID   string
 	// Timeout bounds waiting for writes to resume and for recovery.
 	Timeout time.Duration
@@ -190,12 +182,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := kube.Reachable(ctx, opts.Config); err != nil {
 		return nil, err
 	}
-	c, err := check.NewCluster(opts.Config, opts.Namespace)
+	c, err := kube.NewCluster(opts.Config, opts.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	rep := &Report{Env: opts.Env, Namespace: opts.Namespace, RunID: check.NewRunID()}
+	rep := &Report{Env: opts.Env, Namespace: opts.Namespace, RunID: verdict.NewRunID()}
 	e := &Env{Cluster: c, RunID: rep.RunID, Timeout: opts.Timeout}
 	for _, sc := range Scenarios {
 		if len(opts.Scenarios) > 0 && !slices.Contains(opts.Scenarios, sc.Name) {
@@ -212,21 +204,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		res := sc.Run(ctx, e, sc)
 		res.Reason = c.Scrubber().String(res.Reason)
-		check.ScrubSteps(c.Scrubber(), res.Steps)
-		switch res.Verdict {
-		case check.Pass:
-			rep.Passed++
-		case check.Fail:
-			rep.Failed++
-		default:
-			rep.Skipped++
-		}
-		rep.Results = append(rep.Results, res)
+		verdict.Scrub(res.Steps, c.Scrubber().String)
+		rep.Add(res, res.Verdict)
 		if opts.Progress != nil {
 			opts.Progress(res)
 		}
 	}
-	rep.Seconds = check.Seconds(time.Since(start))
+	rep.Seconds = verdict.Seconds(time.Since(start))
 	return rep, nil
 }
 
@@ -325,7 +309,7 @@ func (w *writer) waitAcksNotBy(ctx context.Context, t time.Time, n int, timeout 
 	if notBy != "" {
 		by = " by a pod other than " + notBy
 	}
-	err := check.Poll(ctx, timeout, 50*time.Millisecond, func() error {
+	err := poll.Until(ctx, timeout, 50*time.Millisecond, func() error {
 		count := 0
 		for _, a := range w.acked() {
 			if a.at.After(t) && (notBy == "" || a.by != notBy) {
@@ -355,7 +339,7 @@ func (w *writer) waitAcksNotBy(ctx context.Context, t time.Time, n int, timeout 
 // count as "resumed".
 func (w *writer) waitResumed(ctx context.Context, fault time.Time, n int, timeout time.Duration, notBy string) (ack, error) {
 	var failed time.Time
-	err := check.Poll(ctx, timeout, 50*time.Millisecond, func() error {
+	err := poll.Until(ctx, timeout, 50*time.Millisecond, func() error {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		for _, t := range w.failedAt {
@@ -409,7 +393,7 @@ func measure(h history, fault time.Time, survived map[int]bool) Metrics {
 		}
 	}
 	if m.Lost > 0 {
-		m.RPOSeconds = check.Seconds(end.Sub(point))
+		m.RPOSeconds = verdict.Seconds(end.Sub(point))
 	}
 	return m
 }
@@ -420,7 +404,7 @@ func outage(acks []ack, fault time.Time) float64 {
 	longest := 0.0
 	for i := 1; i < len(acks); i++ {
 		if acks[i].at.After(fault) {
-			longest = max(longest, check.Seconds(acks[i].at.Sub(acks[i-1].at)))
+			longest = max(longest, verdict.Seconds(acks[i].at.Sub(acks[i-1].at)))
 		}
 	}
 	return longest
@@ -455,22 +439,10 @@ func judge(m Metrics, g Gates) (string, error) {
 	return ev, nil
 }
 
-// serverPods are a service's pods without its Jobs' pods: a finished
-// redis-backup or minio-buckets pod carries the service's name label but is
-// no server a drill may break, ask or count.
-func serverPods(ctx context.Context, c *check.Cluster, service string) ([]corev1.Pod, error) {
-	pods, err := c.Pods(ctx, service)
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(pods, func(p corev1.Pod) bool { return check.OwnedByJob(&p) }), nil
-}
-
 // finish turns the steps into a result.
-func finish(sc Scenario, s *check.Steps, m *Metrics, start time.Time) Result {
-	r := s.Finish(sc.Service, start)
+func finish(sc Scenario, s *verdict.Steps, m *Metrics, start time.Time) Result {
 	return Result{
-		Scenario: sc.Name, Service: sc.Service, Fault: sc.Description, Verdict: r.Verdict,
-		Metrics: m, Gates: sc.Gates, Steps: r.Steps, Seconds: r.Seconds,
+		Scenario: sc.Name, Service: sc.Service, Fault: sc.Description, Verdict: s.Verdict(),
+		Metrics: m, Gates: sc.Gates, Steps: s.List(), Seconds: verdict.Seconds(time.Since(start)),
 	}
 }

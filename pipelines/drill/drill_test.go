@@ -11,13 +11,10 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
 
-	"github.com/statex/infrastructure/pipelines/check"
 	"github.com/statex/infrastructure/pipelines/kube"
+	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
 // acksEvery makes n acknowledgements, one per step from t0, skipping the
@@ -76,36 +73,36 @@ func TestJudgeCountsEveryLostAcknowledgedWrite(t *testing.T) {
 		name    string
 		lost    func(ack) bool
 		gates   Gates
-		verdict check.Verdict
+		verdict verdict.Verdict
 		lostN   int
 		rpo     float64
 		reasons []string
 	}{
-		{"none lost", none, strict, check.Pass, 0, 0, nil},
-		{"none lost, Redis bound", none, redis, check.Pass, 0, 0, nil},
+		{"none lost", none, strict, verdict.Pass, 0, 0, nil},
+		{"none lost, Redis bound", none, redis, verdict.Pass, 0, 0, nil},
 		// The tail replication never carried: the recovery point is write
 		// 85 (8.5 s), the fault 1.5 s later.
-		{"lost before the fault", seqs(86, 99), strict, check.Fail, 14, 1.5,
+		{"lost before the fault", seqs(86, 99), strict, verdict.Fail, 14, 1.5,
 			[]string{"14 of 300 acknowledged writes lost; the gate allows none", "RPO 1.5 s is above the gate of 0 s"}},
-		{"lost before the fault, within the Redis bound", seqs(96, 99), redis, check.Pass, 4, 0.5, nil},
-		{"lost before the fault, above the Redis count", seqs(86, 99), redis, check.Fail, 14, 1.5,
+		{"lost before the fault, within the Redis bound", seqs(96, 99), redis, verdict.Pass, 4, 0.5, nil},
+		{"lost before the fault, above the Redis count", seqs(86, 99), redis, verdict.Fail, 14, 1.5,
 			[]string{"14 of 300 acknowledged writes lost; the gate allows at most 10"}},
 		// Acknowledged by a master that was then discarded: the span runs
 		// from write 100 (the fault) to write 300 (30 s).
-		{"lost after the fault", seqs(101, 300), strict, check.Fail, 200, 20,
+		{"lost after the fault", seqs(101, 300), strict, verdict.Fail, 200, 20,
 			[]string{"200 of 300 acknowledged writes lost; the gate allows none", "RPO 20.0 s is above the gate of 0 s"}},
-		{"lost after the fault, above the Redis bound", seqs(101, 300), redis, check.Fail, 200, 20,
+		{"lost after the fault, above the Redis bound", seqs(101, 300), redis, verdict.Fail, 200, 20,
 			[]string{"200 of 300 acknowledged writes lost; the gate allows at most 10", "RPO 20.0 s is above the gate of 5 s"}},
-		{"lost after the fault, within the Redis bound", seqs(101, 103), redis, check.Pass, 3, 0.3, nil},
-		{"lost after the fault, a wide span", func(a ack) bool { return a.seq == 101 || a.seq == 190 }, redis, check.Fail, 2, 9,
+		{"lost after the fault, within the Redis bound", seqs(101, 103), redis, verdict.Pass, 3, 0.3, nil},
+		{"lost after the fault, a wide span", func(a ack) bool { return a.seq == 101 || a.seq == 190 }, redis, verdict.Fail, 2, 9,
 			[]string{"RPO 9.0 s is above the gate of 5 s"}},
 		// Acknowledged exactly at the fault: the recovery point is write 99.
-		{"lost at the edge", seqs(100, 100), strict, check.Fail, 1, 0.1,
+		{"lost at the edge", seqs(100, 100), strict, verdict.Fail, 1, 0.1,
 			[]string{"1 of 300 acknowledged writes lost; the gate allows none", "RPO 0.1 s is above the gate of 0 s"}},
-		{"lost at the edge, within the Redis bound", seqs(100, 100), redis, check.Pass, 1, 0.1, nil},
+		{"lost at the edge, within the Redis bound", seqs(100, 100), redis, verdict.Pass, 1, 0.1, nil},
 		// Nothing survived before the loss: the recovery point is the
 		// writer's start.
-		{"first write lost", seqs(1, 1), redis, check.Fail, 1, 10,
+		{"first write lost", seqs(1, 1), redis, verdict.Fail, 1, 10,
 			[]string{"RPO 10.0 s is above the gate of 5 s"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -115,13 +112,13 @@ func TestJudgeCountsEveryLostAcknowledgedWrite(t *testing.T) {
 			}
 			m := measure(h, fault, survived)
 			_, err := judge(m, c.gates)
-			verdict := check.Pass
+			got := verdict.Pass
 			if err != nil {
-				verdict = check.Fail
+				got = verdict.Fail
 			}
-			if verdict != c.verdict || m.Lost != c.lostN || math.Abs(m.RPOSeconds-c.rpo) > 1e-9 {
+			if got != c.verdict || m.Lost != c.lostN || math.Abs(m.RPOSeconds-c.rpo) > 1e-9 {
 				t.Errorf("%s with %d lost, RPO %.3f s (%v); want %s with %d lost, RPO %.3f s",
-					verdict, m.Lost, m.RPOSeconds, err, c.verdict, c.lostN, c.rpo)
+					got, m.Lost, m.RPOSeconds, err, c.verdict, c.lostN, c.rpo)
 			}
 			for _, r := range c.reasons {
 				if err == nil || !strings.Contains(err.Error(), r) {
@@ -254,35 +251,6 @@ func TestWaitResumedNotByTheLostServer(t *testing.T) {
 	}
 }
 
-// A finished Job's pod with the service's name label (redis-backup,
-// minio-buckets) is no server: it must not be asked, counted or killed.
-func TestServerPodsLeaveOutJobPods(t *testing.T) {
-	pod := func(name, owner string, phase corev1.PodPhase) *corev1.Pod {
-		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
-			Name: name, Namespace: "ns", Labels: map[string]string{"app.kubernetes.io/name": "redis"},
-			OwnerReferences: []metav1.OwnerReference{{Kind: owner, Name: "x"}},
-		}, Status: corev1.PodStatus{Phase: phase}}
-	}
-	c := &check.Cluster{Namespace: "ns", CS: fake.NewClientset(
-		pod("redis-0", "StatefulSet", corev1.PodRunning), pod("redis-1", "StatefulSet", corev1.PodRunning),
-		pod("redis-2", "StatefulSet", corev1.PodRunning),
-		pod("redis-backup-29000000-abcde", "Job", corev1.PodSucceeded),
-		// A backup still running is no server either.
-		pod("redis-backup-29000060-fghij", "Job", corev1.PodRunning),
-	)}
-	pods, err := serverPods(context.Background(), c, "redis")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, p := range pods {
-		names = append(names, p.Name)
-	}
-	if strings.Join(names, ",") != "redis-0,redis-1,redis-2" {
-		t.Errorf("server pods %v, want redis-0, redis-1, redis-2", names)
-	}
-}
-
 // versionServer is an API server that answers only /version, on the
 // loopback: enough for Run's reachability probe.
 func versionServer(t *testing.T) *rest.Config {
@@ -330,18 +298,5 @@ func TestRunAppliesGateOverrides(t *testing.T) {
 	want := []Gates{{MaxRTOSeconds: 90, MaxLost: 10, MaxRPOSeconds: 5}, {MaxRTOSeconds: 20, MaxLost: 3, MaxRPOSeconds: 0}}
 	if len(seen) != 2 || seen[0] != want[0] || seen[1] != want[1] {
 		t.Errorf("gates seen %+v, want %+v", seen, want)
-	}
-}
-
-func TestQuorumLeaderPod(t *testing.T) {
-	// The shape of `rabbitmq-queues quorum_status --formatter json`, as
-	// check.JudgeQuorumMembers reads it against real brokers.
-	out := `[{"Node Name":"rabbit@rabbitmq-0.rabbitmq-headless.statex-infrastructure.svc.cluster.local","Raft State":"follower"},
-	{"Node Name":"rabbit@rabbitmq-2.rabbitmq-headless.statex-infrastructure.svc.cluster.local","Raft State":"leader"}]`
-	if pod, err := quorumLeaderPod(out); err != nil || pod != "rabbitmq-2" {
-		t.Errorf("quorumLeaderPod = %q, %v; want rabbitmq-2", pod, err)
-	}
-	if _, err := quorumLeaderPod(`[{"Node Name":"rabbit@rabbitmq-0","Raft State":"follower"}]`); err == nil {
-		t.Error("no leader: want an error")
 	}
 }

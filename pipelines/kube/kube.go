@@ -1,21 +1,29 @@
-// Package kube holds the few pod-level operations both the deploy engine
-// and the checks need: running a command in a container, and telling a pod
-// that cannot pull its image.
+// Package kube is the pipeline's one way into a cluster: whether the API
+// server answers (Reachable), port-forward and exec with the transports
+// kubectl uses, the pods that serve a service (not its Jobs' pods), log
+// tails, and scrubbing Secret values from what is reported. The deploy
+// engine, the checks and the drills all reach pods through it.
 package kube
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/client-go/transport/spdy"
+	streamhttp "k8s.io/streaming/pkg/httpstream"
 )
 
 // execTimeout bounds one command: a hung exec must not hang a deploy or a
@@ -29,7 +37,7 @@ func Exec(ctx context.Context, cfg *rest.Config, cs kubernetes.Interface, namesp
 	defer cancel()
 	req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{Container: container, Command: cmd, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	ex, err := remotecommand.NewSPDYExecutor(cfg, "POST", req.URL())
+	ex, err := executor(cfg, req.URL())
 	if err != nil {
 		return "", err
 	}
@@ -42,6 +50,46 @@ func Exec(ctx context.Context, cfg *rest.Config, cs kubernetes.Interface, namesp
 		return stdout.String(), fmt.Errorf("exec %s in %s/%s: %v: %s", cmd[0], pod, container, err, msg)
 	}
 	return stdout.String(), nil
+}
+
+// executor speaks WebSocket first and falls back to SPDY when the server
+// refuses the upgrade, as kubectl >= 1.31 does: SPDY is deprecated
+// upstream, and proxies in front of API servers often pass only WebSocket.
+// WebSocket exec needs GET (RFC 6455), SPDY POST.
+func executor(cfg *rest.Config, u *url.URL) (remotecommand.Executor, error) {
+	spdyExec, err := remotecommand.NewSPDYExecutor(cfg, "POST", u)
+	if err != nil {
+		return nil, err
+	}
+	wsExec, err := remotecommand.NewWebSocketExecutor(cfg, "GET", u.String())
+	if err != nil {
+		return nil, err
+	}
+	return remotecommand.NewFallbackExecutor(wsExec, spdyExec, shouldFallback)
+}
+
+// portForwardDialer tunnels SPDY over WebSocket first and falls back to
+// plain SPDY, as kubectl port-forward does.
+func portForwardDialer(cfg *rest.Config, u *url.URL) (httpstream.Dialer, error) {
+	transport, upgrader, err := spdy.RoundTripperFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	spdyDialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	wsDialer, err := portforward.NewSPDYOverWebsocketDialer(u, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return portforward.NewFallbackDialer(wsDialer, spdyDialer, shouldFallback), nil
+}
+
+// shouldFallback is kubectl's test: the server (or a proxy) refused the
+// WebSocket upgrade. client-go's WebSocket transport reports that with
+// k8s.io/streaming's error type; apimachinery's twin is accepted too, so
+// the fallback does not depend on which of the two a version returns.
+func shouldFallback(err error) bool {
+	return streamhttp.IsUpgradeFailure(err) || streamhttp.IsHTTPSProxyError(err) ||
+		httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 }
 
 // PullFailing is the kubelet's waiting reason for an image it cannot pull.

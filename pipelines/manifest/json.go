@@ -139,7 +139,11 @@ func appendScalar(buf []byte, n *yaml.Node) []byte {
 			return strconv.AppendFloat(buf, f, 'g', -1, 64)
 		}
 	case "!!str":
-		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+		// A plain yes/no/on/off. Not true/false: a parsed plain true is
+		// !!bool already, so a plain !!str true is a node kustomize built,
+		// and yaml.v3 writes it quoted; nor an explicit !!str, which
+		// kubectl keeps a string.
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) == 0 && !isBool12(n.Value) {
 			if b, ok := parseBool11(n.Value); ok {
 				return strconv.AppendBool(buf, b)
 			}
@@ -157,6 +161,15 @@ func parseBool11(s string) (bool, bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// isBool12 is what yaml.v3 (YAML 1.2) itself resolves as a boolean.
+func isBool12(s string) bool {
+	switch s {
+	case "true", "True", "TRUE", "false", "False", "FALSE":
+		return true
+	}
+	return false
 }
 
 const hexDigits = "0123456789abcdef"

@@ -215,7 +215,7 @@ func (l *loader) kustomization(ctx context.Context, dir string) error {
 		return nil
 	}
 	l.seen[key] = true
-	_, objs, err := kustomize(ctx, dir, func(p string) string { return filepath.ToSlash(filepath.Clean(p)) })
+	_, objs, err := kustomize(ctx, dir, func(p string) string { return filepath.ToSlash(filepath.Clean(p)) }, nil)
 	if err != nil {
 		return err
 	}

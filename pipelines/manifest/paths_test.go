@@ -214,13 +214,17 @@ func TestOriginAnnotationsAreAddedForLinesOnly(t *testing.T) {
 	// the annotations are build metadata, stripped.
 	with := writeTree(t, map[string]string{"kustomization.yaml": "buildMetadata: [originAnnotations]\nresources: [cm.yaml]\n", "cm.yaml": configMap})
 	without := writeTree(t, map[string]string{"kustomization.yaml": "resources: [cm.yaml]\n", "cm.yaml": configMap})
-	a, _, errA := kustomize(context.Background(), with, filepath.ToSlash)
-	b, objs, errB := kustomize(context.Background(), without, filepath.ToSlash)
+	a, _, errA := kustomizeWith(context.Background(), with, filepath.ToSlash, nil, true)
+	b, objs, errB := kustomizeWith(context.Background(), without, filepath.ToSlash, nil, true)
 	if errA != nil || errB != nil || string(a) != string(b) || strings.Contains(string(b), "config.kubernetes.io") {
 		t.Errorf("renders differ or carry build metadata (%v, %v):\n%s\n---\n%s", errA, errB, a, b)
 	}
 	if len(objs) != 1 || objs[0].File != filepath.ToSlash(filepath.Join(without, "cm.yaml")) || objs[0].Line != 1 {
 		t.Errorf("object not located at its source: %+v", objs)
+	}
+	// Untracked (the default), origin tracking leaves and the rest stays.
+	if got := string(withoutOriginTracking([]byte("buildMetadata: [managedByLabel, originAnnotations, transformerAnnotations]\n"))); !strings.Contains(got, "managedByLabel") || strings.Contains(got, "Annotations") {
+		t.Errorf("withoutOriginTracking kept or lost the wrong entries: %q", got)
 	}
 	// The kustomization on disk is never rewritten.
 	if data, _ := os.ReadFile(filepath.Join(without, "kustomization.yaml")); string(data) != "resources: [cm.yaml]\n" {

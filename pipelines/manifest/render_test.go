@@ -3,10 +3,14 @@ package manifest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // writeTree writes files (path → content) under a new temporary root.
@@ -175,14 +179,53 @@ func TestRepositoryEnvironmentsRender(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", env.Name, err)
 		}
-		b, _ := Render(context.Background(), root, envs, env.Name)
-		if a.Hash != b.Hash {
-			t.Errorf("%s: render is not deterministic", env.Name)
+		// kustomize's own origin tracking, the slow way: the same bytes,
+		// and every object at the same file and line.
+		overlay := envs.OverlayDir(&env)
+		tracked, objs, err := kustomizeWith(context.Background(), overlay, func(p string) string { return relTo(root, p) }, nil, true)
+		if err != nil {
+			t.Fatalf("%s: %v", env.Name, err)
+		}
+		if !bytes.Equal(a.YAML, tracked) || len(objs) != len(a.Objects) {
+			t.Fatalf("%s: render differs from kustomize's with origin tracking", env.Name)
+		}
+		for i, o := range a.Objects {
+			if o.File != objs[i].File || o.Line != objs[i].Line || o.LineOf("spec") != objs[i].LineOf("spec") {
+				t.Errorf("%s: %s at %s:%d, kustomize's origins say %s:%d", env.Name, o.Ref(), o.File, o.Line, objs[i].File, objs[i].Line)
+			}
 		}
 		for _, o := range a.Objects {
 			if !strings.HasPrefix(o.File, "manifests/") || o.Line < 1 {
 				t.Errorf("%s: %s not located in a source file (%s:%d)", env.Name, o.Ref(), o.File, o.Line)
 			}
+		}
+		objectsAreTheirYAML(t, env.Name, a)
+	}
+}
+
+// Render builds objects from kustomize's nodes instead of parsing the YAML
+// it writes: they must be exactly what parsing that YAML (the bytes users
+// apply) gives.
+func objectsAreTheirYAML(t *testing.T, env string, r *Rendered) {
+	t.Helper()
+	parsed, errs := ParseDocuments("rendered.yaml", r.YAML)
+	if len(errs) > 0 {
+		t.Fatalf("%s: %v", env, errs[0])
+	}
+	if len(parsed) != len(r.Objects) {
+		t.Fatalf("%s: %d objects from nodes, %d from the YAML", env, len(r.Objects), len(parsed))
+	}
+	for i, o := range r.Objects {
+		p := parsed[i]
+		if o.APIVersion != p.APIVersion || o.Kind != p.Kind || o.Name != p.Name || o.Namespace != p.Namespace ||
+			!reflect.DeepEqual(o.Labels, p.Labels) || !reflect.DeepEqual(o.Annotations, p.Annotations) {
+			t.Errorf("%s: %s: metadata differs from the YAML's", env, o.Ref())
+		}
+		// The same values; keys keep the source's order (kustomize writes
+		// its YAML through JSON, so sorted).
+		var fromNode, fromYAML any
+		if json.Unmarshal(o.JSON, &fromNode) != nil || json.Unmarshal(p.JSON, &fromYAML) != nil || !reflect.DeepEqual(fromNode, fromYAML) {
+			t.Errorf("%s: %s: JSON from the node differs from the YAML's:\n%s\n%s", env, o.Ref(), o.JSON, p.JSON)
 		}
 	}
 }
@@ -204,5 +247,39 @@ func TestGeneratedObjectsPointAtTheirGenerator(t *testing.T) {
 		if strings.HasPrefix(o.Name, "settings-") && (o.File != "manifests/overlays/dev/kustomization.yaml" || o.Line != 5) {
 			t.Errorf("%s located at %s:%d, want the generator entry at line 5", o.Name, o.File, o.Line)
 		}
+	}
+}
+
+// Nodes kustomize builds carry tags no parser would give (a plain !!str
+// "true"); their JSON must be what the written YAML reads as.
+func TestNodeJSONIsWhatItsYAMLReads(t *testing.T) {
+	for _, value := range []string{"true", "True", "yes", "on", "No", "1", "0x1F", "1.5", "", "null", "~", "text", "a: b", "- x"} {
+		for _, tag := range []string{"!!str", ""} {
+			n := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+				{Kind: yaml.ScalarNode, Tag: "!!str", Value: "apiVersion"}, {Kind: yaml.ScalarNode, Tag: "!!str", Value: "v1"},
+				{Kind: yaml.ScalarNode, Tag: "!!str", Value: "kind"}, {Kind: yaml.ScalarNode, Tag: "!!str", Value: "ConfigMap"},
+				{Kind: yaml.ScalarNode, Tag: "!!str", Value: "v"}, {Kind: yaml.ScalarNode, Tag: tag, Value: value},
+			}}
+			direct, err := nodeToJSON(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			written, err := yaml.Marshal(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed, errs := ParseDocuments("w.yaml", written)
+			if len(errs) > 0 || len(parsed) != 1 {
+				t.Fatalf("%q: written YAML does not parse: %v\n%s", value, errs, written)
+			}
+			if !bytes.Equal(direct, parsed[0].JSON) {
+				t.Errorf("tag %q value %q: node gives %s, its YAML %s (%q)", tag, value, direct, parsed[0].JSON, written)
+			}
+		}
+	}
+	// Explicitly tagged strings stay strings, as in kubectl.
+	objs, _ := ParseDocuments("t.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nv: !!str yes\n"))
+	if len(objs) != 1 || !bytes.Contains(objs[0].JSON, []byte(`"v":"yes"`)) {
+		t.Errorf("!!str yes: %s", objs[0].JSON)
 	}
 }

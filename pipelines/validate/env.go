@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/statex/infrastructure/pipelines/manifest"
 )
@@ -27,6 +29,54 @@ func Environment(ctx context.Context, root string, envs *manifest.Environments, 
 		GeneratedSecrets:  envs.GeneratedSecrets,
 	})
 	return rep, rendered, err
+}
+
+// Environments validates several environments as Environment does, with
+// the default render options (the render cache; see manifest.Render).
+func Environments(ctx context.Context, root string, envs *manifest.Environments, names []string) ([]*Report, []*manifest.Rendered, error) {
+	return EnvironmentsWith(ctx, root, envs, names, manifest.DefaultRenderOptions())
+}
+
+// EnvironmentsWith renders and validates the named environments in
+// parallel, one per core: renders are independent, and kustomize is almost
+// all of the cost. Results are in the order of names; the first error (in
+// that order) is returned.
+func EnvironmentsWith(ctx context.Context, root string, envs *manifest.Environments, names []string, opts manifest.RenderOptions) ([]*Report, []*manifest.Rendered, error) {
+	reps := make([]*Report, len(names))
+	rendered := make([]*manifest.Rendered, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(names)) {
+		wg.Go(func() {
+			for i := range next {
+				r, err := manifest.RenderWith(ctx, root, envs, names[i], opts)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				env, _ := envs.Get(names[i]) // RenderWith already resolved it
+				rendered[i] = r
+				reps[i], errs[i] = Validate(ctx, &manifest.Set{Objects: r.Objects}, Options{
+					Target:            names[i],
+					KubernetesVersion: envs.KubernetesVersion,
+					DefaultNamespace:  envs.NamespaceOf(env),
+					GeneratedSecrets:  envs.GeneratedSecrets,
+				})
+			}
+		})
+	}
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return reps, rendered, nil
 }
 
 // PathOptions say how Paths reads and judges its paths.

@@ -38,21 +38,24 @@ const SuppressionPrefix = "ignore-check.statex.io/"
 
 // Rule IDs. Kept as constants so a typo is a compile error.
 const (
-	RuleYAMLSyntax         = "yaml-syntax"
-	RuleUnknownField       = "unknown-field"
-	RuleDuplicateField     = "duplicate-field"
-	RuleInvalidType        = "invalid-type"
-	RuleRequiredField      = "required-field"
-	RuleAPIVersionRemoved  = "api-version-removed"
-	RuleUnknownKind        = "unknown-kind"
-	RuleInvalidName        = "invalid-name"
-	RuleInvalidLabel       = "invalid-label"
-	RuleSelectorMismatch   = "selector-mismatch"
-	RuleMountWithoutVolume = "volume-mount-without-volume"
-	RuleRequestsOverLimits = "requests-exceed-limits"
-	RuleCronSchedule       = "cron-schedule"
-	RuleDuplicateContainer = "duplicate-container"
-	RuleDuplicatePort      = "duplicate-port"
+	RuleYAMLSyntax           = "yaml-syntax"
+	RuleUnknownField         = "unknown-field"
+	RuleDuplicateField       = "duplicate-field"
+	RuleInvalidType          = "invalid-type"
+	RuleRequiredField        = "required-field"
+	RuleAPIVersionRemoved    = "api-version-removed"
+	RuleAPIVersionDeprecated = "api-version-deprecated"
+	RulePodSecurity          = "pod-security"
+	RulePodSecurityWarn      = "pod-security-warn"
+	RuleUnknownKind          = "unknown-kind"
+	RuleInvalidName          = "invalid-name"
+	RuleInvalidLabel         = "invalid-label"
+	RuleSelectorMismatch     = "selector-mismatch"
+	RuleMountWithoutVolume   = "volume-mount-without-volume"
+	RuleRequestsOverLimits   = "requests-exceed-limits"
+	RuleCronSchedule         = "cron-schedule"
+	RuleDuplicateContainer   = "duplicate-container"
+	RuleDuplicatePort        = "duplicate-port"
 
 	RuleReadinessProbe     = "readiness-probe"
 	RuleLivenessProbe      = "liveness-probe"
@@ -138,6 +141,15 @@ var Rules = []Rule{
 	{RuleDuplicatePort, LayerSchema, SeverityError, "Ports are not declared twice",
 		"The API server rejects duplicate port names and Service ports; duplicate container ports conflict.",
 		"Remove or rename the duplicated port."},
+	{RuleAPIVersionDeprecated, LayerSchema, SeverityWarning, "apiVersion is not deprecated in the target Kubernetes version",
+		"The API server warns on every apply, and a later release stops serving the version: the upgrade then breaks the deploy.",
+		"Move to the replacement apiVersion named in the message (from k8s.io/api's lifecycle of the type)."},
+	{RulePodSecurity, LayerSchema, SeverityError, "Pods satisfy the Pod Security level their namespace enforces",
+		"Pod Security Admission rejects the pod (for workloads: every pod the controller creates), so the service never starts; judged by k8s.io/pod-security-admission at the rendered Namespace's pod-security.kubernetes.io/enforce level and version.",
+		"Fix the fields the message names, or (deliberately) lower the namespace's pod-security.kubernetes.io/enforce label."},
+	{RulePodSecurityWarn, LayerSchema, SeverityWarning, "Pods satisfy the Pod Security level their namespace warns at",
+		"The API server answers every apply with a warning; the namespace's pod-security.kubernetes.io/warn level is where it is meant to go next.",
+		"Fix the fields the message names, or suppress with a reason where the exception is known (e.g. a root master process)."},
 
 	{RuleReadinessProbe, LayerPolicy, SeverityError, "Long-running containers have a readiness probe",
 		"Without one, traffic and rollouts proceed to pods that cannot serve, and deploys cannot wait for real readiness.",

@@ -18,38 +18,6 @@ import (
 	kjson "sigs.k8s.io/json"
 )
 
-// removedAPIs lists API versions that the target's API server no longer
-// serves, with the minor version that removed them and what replaces them.
-var removedAPIs = map[string]struct {
-	removedIn   int
-	replacement string
-}{
-	"extensions/v1beta1":                   {22, "apps/v1 (workloads) or networking.k8s.io/v1 (Ingress, NetworkPolicy)"},
-	"apps/v1beta1":                         {16, "apps/v1"},
-	"apps/v1beta2":                         {16, "apps/v1"},
-	"networking.k8s.io/v1beta1":            {22, "networking.k8s.io/v1"},
-	"rbac.authorization.k8s.io/v1beta1":    {22, "rbac.authorization.k8s.io/v1"},
-	"admissionregistration.k8s.io/v1beta1": {22, "admissionregistration.k8s.io/v1"},
-	"apiextensions.k8s.io/v1beta1":         {22, "apiextensions.k8s.io/v1"},
-	"apiregistration.k8s.io/v1beta1":       {22, "apiregistration.k8s.io/v1"},
-	"authentication.k8s.io/v1beta1":        {22, "authentication.k8s.io/v1"},
-	"authorization.k8s.io/v1beta1":         {22, "authorization.k8s.io/v1"},
-	"certificates.k8s.io/v1beta1":          {22, "certificates.k8s.io/v1"},
-	"coordination.k8s.io/v1beta1":          {22, "coordination.k8s.io/v1"},
-	"scheduling.k8s.io/v1beta1":            {22, "scheduling.k8s.io/v1"},
-	"batch/v1beta1":                        {25, "batch/v1"},
-	"discovery.k8s.io/v1beta1":             {25, "discovery.k8s.io/v1"},
-	"events.k8s.io/v1beta1":                {25, "events.k8s.io/v1"},
-	"autoscaling/v2beta1":                  {25, "autoscaling/v2"},
-	"policy/v1beta1":                       {25, "policy/v1 (PodSecurityPolicy has no replacement: use Pod Security Admission labels)"},
-	"node.k8s.io/v1beta1":                  {25, "node.k8s.io/v1"},
-	"autoscaling/v2beta2":                  {26, "autoscaling/v2"},
-	"flowcontrol.apiserver.k8s.io/v1beta1": {26, "flowcontrol.apiserver.k8s.io/v1"},
-	"storage.k8s.io/v1beta1":               {27, "storage.k8s.io/v1"},
-	"flowcontrol.apiserver.k8s.io/v1beta2": {29, "flowcontrol.apiserver.k8s.io/v1"},
-	"flowcontrol.apiserver.k8s.io/v1beta3": {32, "flowcontrol.apiserver.k8s.io/v1"},
-}
-
 // clusterScoped lists built-in kinds without a namespace.
 var clusterScoped = map[string]bool{
 	"Namespace": true, "Node": true, "PersistentVolume": true, "ClusterRole": true,
@@ -97,19 +65,18 @@ func (v *run) checkObject(it *item) {
 	}
 	v.checkMetadata(it)
 
-	if gone, ok := removedAPIs[o.APIVersion]; ok && gone.removedIn <= v.minor {
-		it.add(RuleAPIVersionRemoved, "apiVersion", "%s %s is not served by Kubernetes 1.%d (removed in 1.%d); use %s",
-			o.APIVersion, o.Kind, v.minor, gone.removedIn, gone.replacement)
-		return
-	}
 	gv, err := schema.ParseGroupVersion(o.APIVersion)
 	if err != nil {
 		it.add(RuleInvalidType, "apiVersion", "apiVersion %q: %v", o.APIVersion, err)
 		return
 	}
 	gvk := gv.WithKind(o.Kind)
-	typed, err := clientgoscheme.Scheme.New(gvk)
+	scheme := clientgoscheme.Scheme
+	typed, err := scheme.New(gvk)
 	if err != nil {
+		if v.judgeUnknownVersion(it, scheme, gv) {
+			return
+		}
 		if o.Kind == "CustomResourceDefinition" && gv.Group == "apiextensions.k8s.io" {
 			return // not in client-go's scheme; its objects are checked by kind below
 		}
@@ -119,8 +86,7 @@ func (v *run) checkObject(it *item) {
 		}
 		return
 	}
-	if strings.Contains(gv.Version, "alpha") {
-		it.add(RuleAPIVersionRemoved, "apiVersion", "%s is an alpha API, not served by default in Kubernetes 1.%d", o.APIVersion, v.minor)
+	if !v.judgeLifecycle(it, scheme, gvk, typed) {
 		return
 	}
 	strictErrs, err := kjson.UnmarshalStrict(o.JSON, typed, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
@@ -218,6 +184,7 @@ type podTemplate struct {
 	item       *item
 	path       string // field path of the PodSpec, e.g. spec.template.spec
 	labels     map[string]string
+	meta       *metav1.ObjectMeta // the pod's (or template's) metadata, for Pod Security
 	spec       *corev1.PodSpec
 	replicas   int32 // 1 for bare pods; -1 for DaemonSets (one per node)
 	longLived  bool
@@ -227,11 +194,11 @@ type podTemplate struct {
 // templateOf finds the pod template of a workload type.
 func templateOf(typed any) *podTemplate {
 	tmpl := func(t *corev1.PodTemplateSpec, replicas int32, longLived bool) *podTemplate {
-		return &podTemplate{path: "spec.template.spec", labels: t.Labels, spec: &t.Spec, replicas: replicas, longLived: longLived}
+		return &podTemplate{path: "spec.template.spec", labels: t.Labels, meta: &t.ObjectMeta, spec: &t.Spec, replicas: replicas, longLived: longLived}
 	}
 	switch obj := typed.(type) {
 	case *corev1.Pod:
-		return &podTemplate{path: "spec", labels: obj.Labels, spec: &obj.Spec, replicas: 1,
+		return &podTemplate{path: "spec", labels: obj.Labels, meta: &obj.ObjectMeta, spec: &obj.Spec, replicas: 1,
 			longLived: obj.Spec.RestartPolicy == "" || obj.Spec.RestartPolicy == corev1.RestartPolicyAlways}
 	case *appsv1.Deployment:
 		return tmpl(&obj.Spec.Template, replicasOf(obj.Spec.Replicas), true)
@@ -286,6 +253,7 @@ func (v *run) checkTyped(it *item) {
 		}
 		checkPodSpec(it, it.pod)
 		checkPodPolicy(it, it.pod)
+		v.checkPodSecurity(it, it.pod)
 		collectReferences(it, it.pod)
 	}
 }

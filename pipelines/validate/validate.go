@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/pod-security-admission/policy"
+
 	"github.com/statex/infrastructure/pipelines/manifest"
 )
 
@@ -115,6 +117,10 @@ func Validate(ctx context.Context, set *manifest.Set, opts Options) (*Report, er
 		v.items[i] = &item{obj: o}
 	}
 	v.crds = v.crdKinds()
+	if v.psa, err = newPodSecurityEvaluator(target); err != nil {
+		return nil, err
+	}
+	v.podSecurity = v.podSecurityNamespaces()
 
 	workers := opts.Workers
 	if workers <= 0 {
@@ -192,6 +198,11 @@ type run struct {
 	minor int
 	items []*item
 	crds  map[string]bool // group/kind defined by CRDs in the set
+	// psa judges pods at the Pod Security levels in podSecurity, which
+	// holds the set's Namespaces by name. Both are read-only in the
+	// parallel pass.
+	psa         policy.Evaluator
+	podSecurity map[string]*podSecurity
 }
 
 // item is one object and what the passes learned about it.

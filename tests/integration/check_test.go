@@ -1,11 +1,13 @@
 package integration
 
-// The protocol logic of `statex check` (pipelines/check) against real
-// servers from the project's images, without a cluster: the same functions
-// the checks call through port-forwards on kind.
+// The protocol logic of `statex check` and `statex drill`
+// (pipelines/service) against real servers from the project's images,
+// without a cluster: the same functions the checks and drills call through
+// port-forwards on kind.
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"sync"
@@ -23,7 +25,8 @@ import (
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
-	"github.com/statex/infrastructure/pipelines/check"
+	"github.com/statex/infrastructure/pipelines/poll"
+	"github.com/statex/infrastructure/pipelines/service"
 )
 
 // A primary and a streaming replica (pg_basebackup): the marker written on
@@ -66,27 +69,27 @@ exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/t
 	}
 	p, r := connect(primary), connect(replica)
 	marker := unique("check")
-	lsn, err := check.WriteMarker(ctx, p, marker)
+	lsn, err := service.WriteMarker(ctx, p, marker)
 	if err != nil {
 		t.Fatalf("WriteMarker: %v", err)
 	}
-	ev, err := check.ReadMarkerAfter(ctx, r, marker, lsn, 30*time.Second)
+	ev, err := service.ReadMarkerAfter(ctx, r, marker, lsn, 30*time.Second)
 	if err != nil {
 		t.Fatalf("ReadMarkerAfter: %v", err)
 	}
 	t.Log(ev)
-	if _, err := check.ReadMarkerAfter(ctx, r, "absent-"+marker, lsn, 2*time.Second); err == nil {
+	if _, err := service.ReadMarkerAfter(ctx, r, "absent-"+marker, lsn, 2*time.Second); err == nil {
 		t.Error("ReadMarkerAfter found a row that was never written")
 	}
 	// On the primary (not in recovery) the replay condition never holds.
-	if _, err := check.ReadMarkerAfter(ctx, p, marker, lsn, 2*time.Second); err == nil {
+	if _, err := service.ReadMarkerAfter(ctx, p, marker, lsn, 2*time.Second); err == nil {
 		t.Error("ReadMarkerAfter accepted the primary as a replica")
 	}
-	ev, err = check.ReplicationStatus(ctx, p, 1, 10*time.Second)
+	ev, err = service.ReplicationStatus(ctx, p, 1, 10*time.Second)
 	if err != nil || !strings.Contains(ev, "replica-1 streaming") {
 		t.Fatalf("ReplicationStatus = %q, %v", ev, err)
 	}
-	if _, err := check.ReplicationStatus(ctx, p, 2, 10*time.Second); err == nil {
+	if _, err := service.ReplicationStatus(ctx, p, 2, 10*time.Second); err == nil {
 		t.Error("ReplicationStatus accepted 1 replica when 2 are wanted")
 	}
 }
@@ -104,27 +107,27 @@ func TestCheckRedisSentinelWriteRead(t *testing.T) {
 	r := redis.NewClient(&redis.Options{Addr: endpoint(t, replica, "6379/tcp"), Password: password})
 	defer r.Close()
 	key, value := unique("check"), unique("value")
-	if ev, err := check.WriteAndWait(ctx, m, key, value, 1); err != nil {
+	if ev, err := service.WriteAndWait(ctx, m, key, value, 1); err != nil {
 		t.Fatalf("WriteAndWait: %v", err)
 	} else {
 		t.Log(ev)
 	}
-	if _, err := check.WriteAndWait(ctx, r, key, value, 1); err == nil {
+	if _, err := service.WriteAndWait(ctx, r, key, value, 1); err == nil {
 		t.Error("WriteAndWait accepted a replica as master")
 	}
-	if _, err := check.ReadBack(ctx, r, key, value); err != nil {
+	if _, err := service.ReadBack(ctx, r, key, value); err != nil {
 		t.Fatalf("ReadBack on the replica: %v", err)
 	}
-	if _, err := check.ReadBack(ctx, m, key, value); err == nil {
+	if _, err := service.ReadBack(ctx, m, key, value); err == nil {
 		t.Error("ReadBack accepted a read served by the master")
 	}
 	s := redis.NewSentinelClient(&redis.Options{Addr: endpoint(t, sentinel, "26379/tcp")})
 	defer s.Close()
-	ev, err := check.SentinelsAgree(ctx, []*redis.SentinelClient{s}, "statex", 1)
+	ev, err := service.SentinelsAgree(ctx, []*redis.SentinelClient{s}, "statex", 1)
 	if err != nil || !strings.Contains(ev, masterIP+":6379") {
 		t.Fatalf("SentinelsAgree = %q, %v; want master %s", ev, err, masterIP)
 	}
-	if _, err := check.SentinelsAgree(ctx, []*redis.SentinelClient{s}, "statex", 3); err == nil {
+	if _, err := service.SentinelsAgree(ctx, []*redis.SentinelClient{s}, "statex", 3); err == nil {
 		t.Error("SentinelsAgree accepted 1 sentinel when 3 are wanted")
 	}
 }
@@ -146,25 +149,25 @@ func TestCheckRabbitMQQueues(t *testing.T) {
 	}
 	defer conn.Close()
 	queue := unique("check")
-	if _, err := check.DeclareWithDLQ(conn, queue); err != nil {
+	if _, err := service.DeclareWithDLQ(conn, queue); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := check.PublishConsume(ctx, conn, queue, "hello"); err != nil {
+	if _, err := service.PublishConsume(ctx, conn, queue, "hello"); err != nil {
 		t.Fatalf("PublishConsume: %v", err)
 	}
-	ev, err := check.RejectToDLQ(ctx, conn, queue, "reject-me")
+	ev, err := service.RejectToDLQ(ctx, conn, queue, "reject-me")
 	if err != nil || !strings.Contains(ev, "reason=rejected") {
 		t.Fatalf("RejectToDLQ = %q, %v", ev, err)
 	}
 	out := execOut(t, c, "rabbitmqctl", "-q", "cluster_status", "--formatter", "json")
-	if _, err := check.JudgeRabbitCluster(out, 1); err != nil {
+	if _, err := service.JudgeRabbitCluster(out, 1); err != nil {
 		t.Errorf("JudgeRabbitCluster(1 node): %v", err)
 	}
-	if _, err := check.JudgeRabbitCluster(out, 3); err == nil {
+	if _, err := service.JudgeRabbitCluster(out, 3); err == nil {
 		t.Error("JudgeRabbitCluster accepted 1 node when 3 are wanted")
 	}
 	out = execOut(t, c, "rabbitmq-queues", "-q", "quorum_status", queue, "--formatter", "json")
-	if _, err := check.JudgeQuorumMembers(out, 1); err != nil {
+	if _, err := service.JudgeQuorumMembers(out, 1); err != nil {
 		t.Errorf("JudgeQuorumMembers(1): %v\n%s", err, out)
 	}
 }
@@ -183,7 +186,7 @@ func TestCheckMinIOObjects(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	addr := endpoint(t, c, "9000/tcp")
-	if _, err := check.MinIOHealth(ctx, []string{addr}, 1); err != nil {
+	if _, err := service.MinIOHealth(ctx, []string{addr}, 1); err != nil {
 		t.Fatalf("MinIOHealth: %v", err)
 	}
 	mc, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4("statex", "integration-secret", "")})
@@ -191,7 +194,7 @@ func TestCheckMinIOObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	bucket := strings.ReplaceAll(unique("check"), "_", "-")
-	if err := check.MakeOwnBucket(ctx, mc, bucket); err != nil {
+	if err := service.MakeOwnBucket(ctx, mc, bucket); err != nil {
 		t.Fatal(err)
 	}
 	// A retried create of our own run-unique bucket (what a client does
@@ -200,13 +203,13 @@ func TestCheckMinIOObjects(t *testing.T) {
 	if code := minio.ToErrorResponse(mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{})).Code; code != "BucketAlreadyOwnedByYou" {
 		t.Fatalf("second MakeBucket: code %q, want BucketAlreadyOwnedByYou", code)
 	}
-	if err := check.MakeOwnBucket(ctx, mc, bucket); err != nil {
+	if err := service.MakeOwnBucket(ctx, mc, bucket); err != nil {
 		t.Fatalf("second create of our own bucket: %v", err)
 	}
-	if _, err := check.S3RoundTrip(ctx, mc, bucket, "small", 1024, 0); err != nil {
+	if _, err := service.S3RoundTrip(ctx, mc, bucket, "small", 1024, 0); err != nil {
 		t.Fatalf("small: %v", err)
 	}
-	ev, err := check.S3RoundTrip(ctx, mc, bucket, "multipart", 12<<20, 5<<20)
+	ev, err := service.S3RoundTrip(ctx, mc, bucket, "multipart", 12<<20, 5<<20)
 	if err != nil || !strings.Contains(ev, "3 parts") {
 		t.Fatalf("multipart = %q, %v", ev, err)
 	}
@@ -222,15 +225,15 @@ func TestCheckJaegerTrace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	name := unique("span")
-	id, err := check.SendSpan(ctx, endpoint(t, c, "4318/tcp"), "statex-integration", name)
+	id, err := service.SendSpan(ctx, endpoint(t, c, "4318/tcp"), "statex-integration", name)
 	if err != nil {
 		t.Fatalf("SendSpan: %v", err)
 	}
 	query := "http://" + endpoint(t, c, "16686/tcp")
-	if _, err := check.FindTrace(ctx, query, id, name, 30*time.Second); err != nil {
+	if _, err := service.FindTrace(ctx, query, id, name, 30*time.Second); err != nil {
 		t.Fatalf("FindTrace: %v", err)
 	}
-	if _, err := check.FindTrace(ctx, query, strings.Repeat("0", 31)+"1", name, 2*time.Second); err == nil {
+	if _, err := service.FindTrace(ctx, query, strings.Repeat("0", 31)+"1", name, 2*time.Second); err == nil {
 		t.Error("FindTrace found a trace that was never sent")
 	}
 }
@@ -280,12 +283,12 @@ scrape_configs:
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	base := "http://" + endpoint(t, c, "9090/tcp")
-	var targets []check.PromTarget
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	// Both targets scraped once, or what is seen after the bound is judged.
+	var targets []service.PromTarget
+	err := poll.Until(ctx, 30*time.Second, 500*time.Millisecond, func() error {
 		var err error
-		if targets, err = check.PromTargets(ctx, base); err != nil {
-			t.Fatal(err)
+		if targets, err = service.PromTargets(ctx, base); err != nil {
+			return poll.Stop(err)
 		}
 		scraped := 0
 		for _, tg := range targets {
@@ -293,21 +296,24 @@ scrape_configs:
 				scraped++
 			}
 		}
-		if scraped == 2 || time.Now().After(deadline) {
-			break
+		if scraped != 2 {
+			return errors.New("targets not scraped yet")
 		}
-		time.Sleep(500 * time.Millisecond)
+		return nil
+	})
+	if _, timedOut := errors.AsType[*poll.TimeoutError](err); err != nil && !timedOut {
+		t.Fatal(err)
 	}
-	if _, err := check.JudgeTargets(targets, nil); err == nil || !strings.Contains(err.Error(), "ghost") {
+	if _, err := service.JudgeTargets(targets, nil); err == nil || !strings.Contains(err.Error(), "ghost") {
 		t.Errorf("JudgeTargets with a dead target: %v", err)
 	}
-	if ev, err := check.JudgeTargets(targets, map[string]string{"ghost": "image unavailable offline"}); err != nil || !strings.Contains(ev, "excused") {
+	if ev, err := service.JudgeTargets(targets, map[string]string{"ghost": "image unavailable offline"}); err != nil || !strings.Contains(ev, "excused") {
 		t.Errorf("JudgeTargets excusing the ghost: %q, %v", ev, err)
 	}
-	if ev, err := check.PromRules(ctx, base); err != nil || !strings.Contains(ev, "1 groups, 1 rules") {
+	if ev, err := service.PromRules(ctx, base); err != nil || !strings.Contains(ev, "1 groups, 1 rules") {
 		t.Errorf("PromRules = %q, %v", ev, err)
 	}
-	if _, err := check.PromQueryUp(ctx, base); err != nil {
+	if _, err := service.PromQueryUp(ctx, base); err != nil {
 		t.Errorf("PromQueryUp: %v", err)
 	}
 }
@@ -341,15 +347,15 @@ func TestCheckDovecotFindsDeliveredMail(t *testing.T) {
 		t.Fatalf("LMTP delivery: %v", err)
 	}
 	imapAddr := endpoint(t, c, "1143/tcp")
-	if ev, err := check.FindByMessageID(ctx, imapAddr, nil, user, password, msgID, 20*time.Second); err != nil {
+	if ev, err := service.FindByMessageID(ctx, imapAddr, nil, user, password, msgID, 20*time.Second); err != nil {
 		t.Fatalf("FindByMessageID: %v", err)
 	} else {
 		t.Log(ev)
 	}
-	if _, err := check.FindByMessageID(ctx, imapAddr, nil, user, "wrong", msgID, 2*time.Second); err == nil {
+	if _, err := service.FindByMessageID(ctx, imapAddr, nil, user, "wrong", msgID, 2*time.Second); err == nil {
 		t.Error("FindByMessageID logged in with a wrong password")
 	}
-	if _, err := check.FindByMessageID(ctx, imapAddr, nil, user, password, "<absent@x>", 2*time.Second); err == nil {
+	if _, err := service.FindByMessageID(ctx, imapAddr, nil, user, password, "<absent@x>", 2*time.Second); err == nil {
 		t.Error("FindByMessageID found a message that was never delivered")
 	}
 }
@@ -368,13 +374,13 @@ func TestCheckPostfixRefusesRelayAndUnknownMailbox(t *testing.T) {
 		testcontainers.WithExposedPorts("25/tcp"),
 		testcontainers.WithWaitStrategy(wait.ForListeningPort("25/tcp").WithStartupTimeout(time.Minute)))
 	addr := endpoint(t, c, "25/tcp")
-	if ev, err := check.RcptRefused(addr, "probe@example.org", "someone@example.net"); err != nil || !strings.Contains(ev, "554") {
+	if ev, err := service.RcptRefused(addr, "probe@example.org", "someone@example.net"); err != nil || !strings.Contains(ev, "554") {
 		t.Errorf("relay: %q, %v; want a 554 refusal", ev, err)
 	}
-	if ev, err := check.RcptRefused(addr, "probe@example.org", "gone@statex.test"); err != nil || !strings.Contains(ev, "550") {
+	if ev, err := service.RcptRefused(addr, "probe@example.org", "gone@statex.test"); err != nil || !strings.Contains(ev, "550") {
 		t.Errorf("unknown mailbox: %q, %v; want a 550 refusal", ev, err)
 	}
-	if _, err := check.RcptRefused(addr, "probe@example.org", "kept@statex.test"); err == nil || !strings.Contains(err.Error(), "accepted") {
+	if _, err := service.RcptRefused(addr, "probe@example.org", "kept@statex.test"); err == nil || !strings.Contains(err.Error(), "accepted") {
 		t.Errorf("existing mailbox: %v; want the probe to report it accepted", err)
 	}
 }
@@ -431,7 +437,7 @@ exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/t
 		}
 	}
 	first, second := "http://"+endpoint(t, ctrs[0], "8080/tcp"), "http://"+endpoint(t, ctrs[1], "8080/tcp")
-	w := check.NewWebmailClient()
+	w := service.NewWebmailClient()
 	if _, err := w.Token(ctx, first); err != nil {
 		t.Fatalf("Token: %v", err)
 	}
@@ -447,7 +453,7 @@ exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/t
 	if _, err := w.LoggedIn(ctx, second); err != nil {
 		t.Fatalf("session on the second replica: %v", err)
 	}
-	if _, err := check.NewWebmailClient().LoggedIn(ctx, second); err == nil {
+	if _, err := service.NewWebmailClient().LoggedIn(ctx, second); err == nil {
 		t.Error("a client without the session cookie is logged in")
 	}
 }

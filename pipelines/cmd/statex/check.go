@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
 	"github.com/statex/infrastructure/pipelines/check"
 	"github.com/statex/infrastructure/pipelines/manifest"
 	"github.com/statex/infrastructure/pipelines/report"
@@ -27,51 +30,68 @@ that cannot be pulled FAILs its check. What Prometheus must scrape is
 derived from the environment's rendered manifests.
 
 Usage:
-  statex check --env ENV [SERVICE…] [--output text|json|markdown] [--junit FILE]
+  statex check [--env ENV] [SERVICE…] [--output text|json|markdown] [--junit FILE]
+               [--kubeconfig FILE] [--context NAME] [--timeout D]
 
 Examples:
   statex check --env kind
   statex check --env kind postgres redis --output json
+  statex check --env kind --context kind-statex   # through the context cluster up merged into $KUBECONFIG
 
 Exit codes: 0 no failure, 1 a check failed, 2 usage errors, a report file
 that cannot be written, or an unreachable cluster.
 `
 
-func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("check", checkHelp, stderr)
-	envName := fs.String("env", "kind", "environment to check")
-	format := fs.String("output", "text", "report format on stdout: text, json or markdown")
-	junit := fs.String("junit", "", "also write a JUnit XML report to FILE")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig (default: the kind cluster's, or $KUBECONFIG for context targets)")
-	timeout := fs.Duration("timeout", 3*time.Minute, "how long one service's check may take")
-	gh := fs.Bool("github", os.Getenv("GITHUB_ACTIONS") == "true", "write a GitHub Actions step summary")
-	root := fs.String("root", "", "repository root (default: found from the working directory)")
-	if code := parse(fs, args); code >= 0 {
-		return code
+func (a *app) checkCommand() *cobra.Command {
+	var f checkOpts
+	cmd := &cobra.Command{
+		Use: "check", Short: "check every service at protocol level (replication, queues, mail...)", Long: checkHelp,
+		ValidArgsFunction: completeServices,
 	}
-	if !validFormat(*format) {
-		fmt.Fprintf(stderr, "statex check: --output %q: want text, json or markdown\n", *format)
-		return exitUsage
-	}
-	if code := preflightReports("check", stderr, reportFile{"junit", *junit}); code >= 0 {
-		return code
-	}
-	_, envs, err := loadRepo(*root)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex check:", err)
-		return exitUsage
-	}
-	return checkEnv(ctx, envs, *envName, fs.Args(), *kubeconfig, *format, *junit, *gh, *timeout, stdout, stderr)
+	a.addEnv(cmd, &f.env, defaultEnv, "environment to check")
+	addOutput(cmd, &f.format, formatText, reportFormats, "report format on stdout")
+	cmd.Flags().StringVar(&f.junit, "junit", "", "also write a JUnit XML report to FILE")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", checkTimeout, "how long one service's check may take")
+	cmd.Flags().BoolVar(&f.gh, "github", os.Getenv("GITHUB_ACTIONS") == "true", "write a GitHub Actions step summary")
+	f.kube = a.addKubeFlags(cmd)
+	cmd.RunE = a.verb(func(cmd *cobra.Command, args []string) (int, error) {
+		if err := checkOutput(f.format, reportFormats); err != nil {
+			return 0, err
+		}
+		if code := preflightReports("check", a.stderr, reportFile{"junit", f.junit}); code >= 0 {
+			return code, nil
+		}
+		_, envs, err := a.loadRepo()
+		if err != nil {
+			fmt.Fprintln(a.stderr, "statex check:", err)
+			return exitUsage, nil
+		}
+		f.services = args
+		return a.checkEnv(cmd.Context(), envs, f, a.stdout), nil
+	})
+	return cmd
 }
 
-// checkEnv runs the checks of an environment; shared by check and up.
-func checkEnv(ctx context.Context, envs *manifest.Environments, envName string, services []string, kubeconfig, format, junit string, gh bool, timeout time.Duration, stdout, stderr io.Writer) int {
-	env, err := envs.Get(envName)
+// checkOpts are what check (and up, for its checks) runs with.
+type checkOpts struct {
+	env, format, junit string
+	services           []string
+	gh                 bool
+	timeout            time.Duration
+	kube               *genericclioptions.ConfigFlags
+}
+
+// checkEnv runs the checks of an environment and writes the report to
+// stdout; shared by check and up (whose stdout is the deploy report, so it
+// hands stderr in).
+func (a *app) checkEnv(ctx context.Context, envs *manifest.Environments, f checkOpts, stdout io.Writer) int {
+	stderr := a.stderr
+	env, err := envs.Get(f.env)
 	if err != nil {
 		fmt.Fprintln(stderr, "statex check:", err)
 		return exitUsage
 	}
-	cfg, err := restConfig(env, kubeconfig)
+	cfg, err := a.restConfig(f.kube, env)
 	if err != nil {
 		fmt.Fprintln(stderr, "statex check:", err)
 		return exitUsage
@@ -84,7 +104,7 @@ func checkEnv(ctx context.Context, envs *manifest.Environments, envName string, 
 		return exitUsage
 	}
 	rep, err := check.Run(ctx, check.Options{
-		Env: env.Name, Namespace: envs.NamespaceOf(env), Config: cfg, Services: services, Timeout: timeout,
+		Env: env.Name, Namespace: envs.NamespaceOf(env), Config: cfg, Services: f.services, Timeout: f.timeout,
 		MayBeUnavailable: env.MayBeUnavailable, Manifests: rendered.Objects,
 		Progress: func(r check.Result) {
 			fmt.Fprintf(stderr, "check: %-7s %-14s %.1fs %s\n", r.Verdict, r.Service, r.Seconds, r.Reason)
@@ -100,11 +120,11 @@ func checkEnv(ctx context.Context, envs *manifest.Environments, envName string, 
 			failed = append(failed, r.Service)
 		}
 	}
-	return emitVerdicts("check", format, junit, gh, verdictReport{
+	return a.emitVerdicts("check", f.format, f.junit, f.gh, verdictReport{
 		value:    rep,
 		text:     func(w io.Writer, st report.Style) error { return report.CheckText(w, rep, st) },
 		markdown: func() string { return report.CheckMarkdown(rep) },
 		junit:    func(w io.Writer) error { return report.CheckJUnit(w, rep) },
 		failed:   failed,
-	}, stdout, stderr)
+	}, stdout)
 }

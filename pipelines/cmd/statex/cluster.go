@@ -1,20 +1,19 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/spf13/cobra"
 
 	"github.com/statex/infrastructure/pipelines/cluster"
 	"github.com/statex/infrastructure/pipelines/images"
 	"github.com/statex/infrastructure/pipelines/kube"
+	"github.com/statex/infrastructure/pipelines/manifest"
 	"github.com/statex/infrastructure/pipelines/report"
 )
 
@@ -23,9 +22,10 @@ const clusterHelp = `Manage the environment's local kind cluster (kind's Go libr
 Usage:
   statex cluster up     [--env kind] [--node-image IMAGE] [--no-load] [--output text|json]
   statex cluster down   [--env kind]
-  statex cluster status [--env kind] [--output text|json]
+  statex cluster status [--env kind] [--output text|json] [--kubeconfig FILE] [--context NAME]
   statex cluster logs   [--env kind] [--dir DIR]
   statex cluster preflight [--output text|json]
+  statex cluster kubeconfig [--env kind] [--internal]
 
 up is idempotent: it creates the cluster if missing (starting stopped nodes
 otherwise), writes its kubeconfig, waits for nodes, system pods and a
@@ -37,141 +37,230 @@ on this machine, else the offline build (statex images build kind-node),
 else upstream when its registry resolves. STATEX_OFFLINE=1 never probes.
 
 The kubeconfig goes to ~/.config/statex/kubeconfig-<cluster> (--kubeconfig
-to change); later verbs find it there.
+to change); later verbs find it there. As kind does, up also merges it into
+$KUBECONFIG (else ~/.kube/config) as context kind-<cluster>, made current,
+every other context kept; down removes it again. kubeconfig prints it:
+with --internal the API server is the control plane's address on the kind
+Docker network, for a container on that network (CI's drill step).
+
+Examples:
+  statex cluster up
+  statex cluster kubeconfig --internal > kubeconfig
+  kubectl --context kind-statex get nodes
 
 Exit codes: 0 done (status: healthy), 1 a step failed or the cluster is not
 healthy (or does not exist), 2 usage errors, or (status) a cluster whose API
 server cannot be reached through its kubeconfig.
 `
 
-func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, clusterHelp)
-		return exitUsage
-	}
-	sub := args[0]
-	switch sub {
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, clusterHelp)
-		return exitOK
-	case "up", "down", "status", "logs", "preflight":
-	default:
-		fmt.Fprintf(stderr, "statex cluster: unknown subcommand %q\n\n%s", sub, clusterHelp)
-		return exitUsage
-	}
-	fs := newFlags("cluster "+sub, clusterHelp, stderr)
-	envName := fs.String("env", "kind", "environment whose kind cluster to manage")
-	nodeImage := fs.String("node-image", "", "node image to create the cluster from (default: detected)")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig to write/read (default ~/.config/statex/kubeconfig-<cluster>)")
-	noLoad := fs.Bool("no-load", false, "do not load the service images into the nodes")
-	retain := fs.Bool("retain", false, "up: keep the nodes of a failed create for inspection")
-	format := fs.String("output", "text", "text or json")
-	dir := fs.String("dir", "", "logs: directory to export into (default out/cluster-logs-<cluster>)")
-	timeout := fs.Duration("timeout", 5*time.Minute, "up: how long to wait for readiness")
-	root := fs.String("root", "", "repository root (default: found from the working directory)")
-	if code := parse(fs, args[1:]); code >= 0 {
-		return code
-	}
-	if sub == "preflight" {
-		checks := cluster.Preflight(ctx)
-		printChecks(stdout, *format, checks)
-		if cluster.Failed(checks) {
-			return exitFindings
+func (a *app) clusterCommand() *cobra.Command {
+	group := a.group("cluster", "create, inspect and delete the local kind cluster (up, down, status, logs, preflight, kubeconfig)", clusterHelp)
+	var envName string
+	sub := func(use, short string) *cobra.Command {
+		c := &cobra.Command{Use: use, Short: short, Long: clusterHelp, Args: cobra.NoArgs}
+		if use != "preflight" {
+			a.addEnv(c, &envName, defaultEnv, "environment whose kind cluster to manage")
 		}
-		return exitOK
+		group.AddCommand(c)
+		return c
 	}
-	repo, envs, err := loadRepo(*root)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex cluster:", err)
-		return exitUsage
+	progress := func(e cluster.Event) {
+		fmt.Fprintf(a.stderr, "cluster: %-60s (%.1fs)\n", e.Step, e.Elapsed.Seconds())
 	}
-	env, err := envs.Get(*envName)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex cluster:", err)
-		return exitUsage
-	}
-	if env.Target.Kind == nil {
-		fmt.Fprintf(stderr, "statex cluster: environment %q targets kube context %q, not a kind cluster the pipeline manages\n", env.Name, env.Target.Context)
-		return exitUsage
-	}
-	name := env.Target.Kind.Cluster
-	progress := func(e cluster.Event) { fmt.Fprintf(stderr, "cluster: %-60s (%.1fs)\n", e.Step, e.Elapsed.Seconds()) }
 
-	switch sub {
-	case "up":
-		opts := cluster.Options{Name: name, NodeImage: *nodeImage, Kubeconfig: *kubeconfig, ReadyTimeout: *timeout, Retain: *retain, Progress: progress,
-			InternalAPI: os.Getenv("STATEX_KIND_API") == "internal"}
-		specs, _ := images.Discover(filepath.Join(repo, "images"))
-		for _, s := range specs {
-			switch {
-			case s.Name == "kind-node":
-				opts.OfflineNodeImage = s.Tag
-			case !*noLoad && s.Kind == images.KindDockerfile && !strings.HasPrefix(s.Name, "kind-"):
-				opts.Images = append(opts.Images, s.Tag)
-			}
+	var (
+		nodeImage, kubeconfig, format, dir string
+		noLoad, retain, internal           bool
+		timeout                            time.Duration
+	)
+	statexKubeconfig := func(c *cobra.Command) {
+		c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "the cluster's own kubeconfig, to write/read (default ~/.config/statex/kubeconfig-<cluster>)")
+	}
+
+	up := sub("up", "create the cluster (or start it), wait for readiness, load the images, merge its kubeconfig")
+	up.Flags().StringVar(&nodeImage, "node-image", "", "node image to create the cluster from (default: detected)")
+	up.Flags().BoolVar(&noLoad, "no-load", false, "do not load the service images into the nodes")
+	up.Flags().BoolVar(&retain, "retain", false, "keep the nodes of a failed create for inspection")
+	up.Flags().DurationVar(&timeout, "timeout", clusterTimeout, "how long to wait for readiness")
+	statexKubeconfig(up)
+	addOutput(up, &format, formatText, []string{formatText, formatJSON}, "output format")
+	up.RunE = a.verb(func(cmd *cobra.Command, _ []string) (int, error) {
+		if err := checkOutput(format, []string{formatText, formatJSON}); err != nil {
+			return 0, err
 		}
-		res, err := cluster.Up(ctx, opts)
-		if *format == "json" {
-			_ = report.WriteJSON(stdout, res)
+		repo, env, code := a.kindEnv(envName)
+		if code >= 0 {
+			return code, nil
+		}
+		opts := cluster.Options{Name: env.Target.Kind.Cluster, NodeImage: nodeImage, Kubeconfig: kubeconfig, ReadyTimeout: timeout, Retain: retain, Progress: progress,
+			InternalAPI: os.Getenv("STATEX_KIND_API") == "internal"}
+		// No images directory (a copy of the CLI alone) is no reason not
+		// to have a cluster: it comes up with nothing loaded.
+		var load []string
+		var err error
+		if opts.OfflineNodeImage, load, err = images.ForKind(filepath.Join(repo, "images")); err != nil {
+			a.log.Warn("no images to load", "error", err)
+		}
+		if !noLoad {
+			opts.Images = load
+		}
+		res, err := cluster.Up(cmd.Context(), opts)
+		if format == formatJSON {
+			_ = report.WriteJSON(a.stdout, res)
 		} else if res != nil {
 			verb := "ready"
 			if res.Created {
 				verb = "created and ready"
 			}
-			fmt.Fprintf(stdout, "cluster %s %s in %.1fs (node image %s, %s)\nkubeconfig: %s\n", res.Name, verb, res.Seconds, res.NodeImage, res.NodeImageSource, res.Kubeconfig)
+			fmt.Fprintf(a.stdout, "cluster %s %s in %.1fs (node image %s, %s)\nkubeconfig: %s\n", res.Name, verb, res.Seconds, res.NodeImage, res.NodeImageSource, res.Kubeconfig)
+			if res.MergedInto != "" {
+				fmt.Fprintf(a.stdout, "context %s merged into %s\n", cluster.ContextName(res.Name), res.MergedInto)
+			}
 			for _, l := range res.Images {
-				fmt.Fprintf(stdout, "  image %-40s %s\n", l.Image, l.Status)
+				fmt.Fprintf(a.stdout, "  image %-40s %s\n", l.Image, l.Status)
 			}
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, "statex cluster up:", err)
-			return exitFindings
+			fmt.Fprintln(a.stderr, "statex cluster up:", err)
+			return exitFindings, nil
 		}
-	case "down":
-		deleted, err := cluster.Down(ctx, name, *kubeconfig)
+		return exitOK, nil
+	})
+
+	down := sub("down", "delete the cluster, its kubeconfig and its context in $KUBECONFIG")
+	statexKubeconfig(down)
+	down.RunE = a.verb(func(cmd *cobra.Command, _ []string) (int, error) {
+		_, env, code := a.kindEnv(envName)
+		if code >= 0 {
+			return code, nil
+		}
+		name := env.Target.Kind.Cluster
+		deleted, err := cluster.Down(cmd.Context(), name, kubeconfig)
 		if err != nil {
-			fmt.Fprintln(stderr, "statex cluster down:", err)
-			return exitFindings
+			fmt.Fprintln(a.stderr, "statex cluster down:", err)
+			return exitFindings, nil
 		}
 		if deleted {
-			fmt.Fprintf(stdout, "cluster %s deleted\n", name)
+			fmt.Fprintf(a.stdout, "cluster %s deleted\n", name)
 		} else {
-			fmt.Fprintf(stdout, "cluster %s does not exist: nothing to do\n", name)
+			fmt.Fprintf(a.stdout, "cluster %s does not exist: nothing to do\n", name)
 		}
-	case "status":
-		st, err := cluster.GetStatus(ctx, name, *kubeconfig)
+		return exitOK, nil
+	})
+
+	status := sub("status", "report the cluster's nodes and whether its API server answers")
+	var statusFormat string
+	addOutput(status, &statusFormat, formatText, []string{formatText, formatJSON}, "output format")
+	kf := a.addKubeFlags(status)
+	status.RunE = a.verb(func(cmd *cobra.Command, _ []string) (int, error) {
+		if err := checkOutput(statusFormat, []string{formatText, formatJSON}); err != nil {
+			return 0, err
+		}
+		_, env, code := a.kindEnv(envName)
+		if code >= 0 {
+			return code, nil
+		}
+		st, err := cluster.GetStatus(cmd.Context(), env.Target.Kind.Cluster, *kf.KubeConfig)
 		if err != nil {
-			fmt.Fprintln(stderr, "statex cluster status:", err)
-			return exitFindings
+			fmt.Fprintln(a.stderr, "statex cluster status:", err)
+			return exitFindings, nil
 		}
-		if *format == "json" {
-			_ = report.WriteJSON(stdout, st)
+		if statusFormat == formatJSON {
+			_ = report.WriteJSON(a.stdout, st)
 		} else {
-			printStatus(stdout, st)
+			printStatus(a.stdout, st)
 		}
 		// Nodes "not ready" could mean a stopped node or an API server
 		// nobody can reach; the second is not a finding about the nodes.
-		if st.Exists && st.Kubeconfig != "" {
-			if err := apiReachable(ctx, st.Kubeconfig); err != nil {
-				fmt.Fprintln(stderr, "statex cluster status:", err)
-				return exitUsage
+		if st.Exists && (st.Kubeconfig != "" || *kf.Context != "") {
+			cfg, err := a.restConfig(kf, env)
+			if err == nil {
+				err = kube.Reachable(cmd.Context(), cfg)
+			}
+			if err != nil {
+				fmt.Fprintln(a.stderr, "statex cluster status:", err)
+				return exitUsage, nil
 			}
 		}
 		if !st.Healthy {
-			return exitFindings
+			return exitFindings, nil
 		}
-	case "logs":
-		out := *dir
+		return exitOK, nil
+	})
+
+	logs := sub("logs", "export the nodes' logs (journal, containerd, kubelet, pods)")
+	logs.Flags().StringVar(&dir, "dir", "", "directory to export into (default out/cluster-logs-<cluster>)")
+	_ = logs.MarkFlagDirname("dir")
+	logs.RunE = a.verb(func(cmd *cobra.Command, _ []string) (int, error) {
+		_, env, code := a.kindEnv(envName)
+		if code >= 0 {
+			return code, nil
+		}
+		name := env.Target.Kind.Cluster
+		out := dir
 		if out == "" {
 			out = filepath.Join("out", "cluster-logs-"+name)
 		}
-		if err := cluster.ExportLogs(ctx, name, out); err != nil {
-			fmt.Fprintln(stderr, "statex cluster logs:", err)
-			return exitFindings
+		if err := cluster.ExportLogs(cmd.Context(), name, out); err != nil {
+			fmt.Fprintln(a.stderr, "statex cluster logs:", err)
+			return exitFindings, nil
 		}
-		fmt.Fprintf(stdout, "logs of %s exported to %s\n", name, out)
+		fmt.Fprintf(a.stdout, "logs of %s exported to %s\n", name, out)
+		return exitOK, nil
+	})
+
+	preflight := sub("preflight", "check that this machine can run kind (Docker, cgroups, limits)")
+	var preflightFormat string
+	addOutput(preflight, &preflightFormat, formatText, []string{formatText, formatJSON}, "output format")
+	preflight.RunE = a.verb(func(cmd *cobra.Command, _ []string) (int, error) {
+		if err := checkOutput(preflightFormat, []string{formatText, formatJSON}); err != nil {
+			return 0, err
+		}
+		checks := cluster.Preflight(cmd.Context())
+		printChecks(a.stdout, preflightFormat, checks)
+		if cluster.Failed(checks) {
+			return exitFindings, nil
+		}
+		return exitOK, nil
+	})
+
+	kc := sub("kubeconfig", "print the cluster's kubeconfig (--internal: for a container on the kind network)")
+	kc.Flags().BoolVar(&internal, "internal", false, "the API server at the control plane's address on the kind Docker network, not this host's port")
+	kc.RunE = a.verb(func(cmd *cobra.Command, _ []string) (int, error) {
+		_, env, code := a.kindEnv(envName)
+		if code >= 0 {
+			return code, nil
+		}
+		name := env.Target.Kind.Cluster
+		cfg, err := cluster.Kubeconfig(cmd.Context(), name, internal)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "statex cluster kubeconfig: cluster %s: %v\n", name, err)
+			return exitFindings, nil
+		}
+		fmt.Fprint(a.stdout, cfg)
+		return exitOK, nil
+	})
+	return group
+}
+
+// kindEnv is the repository root, the environment named and its kind
+// cluster; code is exitUsage (after saying why) for an environment that
+// has no kind cluster, -1 to go on.
+func (a *app) kindEnv(envName string) (repo string, env *manifest.Environment, code int) {
+	repo, envs, err := a.loadRepo()
+	if err != nil {
+		fmt.Fprintln(a.stderr, "statex cluster:", err)
+		return "", nil, exitUsage
 	}
-	return exitOK
+	if env, err = envs.Get(envName); err != nil {
+		fmt.Fprintln(a.stderr, "statex cluster:", err)
+		return "", nil, exitUsage
+	}
+	if env.Target.Kind == nil {
+		fmt.Fprintf(a.stderr, "statex cluster: environment %q targets kube context %q, not a kind cluster the pipeline manages\n", env.Name, env.Target.Context)
+		return "", nil, exitUsage
+	}
+	return repo, env, -1
 }
 
 func printStatus(w io.Writer, st *cluster.Status) {
@@ -210,13 +299,4 @@ func printChecks(w io.Writer, format string, checks []cluster.Check) {
 			fmt.Fprintf(w, "      %-18s fix: %s\n", "", c.Fix)
 		}
 	}
-}
-
-// apiReachable probes the API server a kubeconfig points at.
-func apiReachable(ctx context.Context, kubeconfig string) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
-	}
-	return kube.Reachable(ctx, cfg)
 }

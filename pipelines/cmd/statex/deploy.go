@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/statex/infrastructure/pipelines/cluster"
 	"github.com/statex/infrastructure/pipelines/deploy"
@@ -40,84 +40,77 @@ lines of the failing pods. On a kind environment, external images that
 cannot be pulled offline are applied and reported "unavailable", never Ready.
 
 Usage:
-  statex deploy --env ENV [--dry-run] [--output text|json|markdown] [--junit FILE]
+  statex deploy [--env ENV] [--dry-run] [--output text|json|markdown] [--junit FILE]
+                [--kubeconfig FILE] [--context NAME] [--timeout D]
 
 Examples:
   statex deploy --env kind --dry-run         # per-object diff, prune list, drift
   statex deploy --env kind
-  statex deploy --env staging --kubeconfig ~/.kube/staging --output json
+  statex deploy --env staging --kubeconfig ~/.kube/staging -o json
 
-The cluster is the environment's kind cluster (kubeconfig written by
-'statex cluster up') or its kube context (--kubeconfig, else $KUBECONFIG,
-else ~/.kube/config). Progress goes to stderr, the report to stdout.
+The cluster is the environment's kind cluster (the kubeconfig 'statex
+cluster up' wrote, or with --context kind-<cluster> the context it merged
+into $KUBECONFIG) or its kube context (in --kubeconfig, else $KUBECONFIG,
+else ~/.kube/config); --context, --cluster and --user choose others, as
+for kubectl. Progress goes to stderr, the report to stdout.
 Exit codes: 0 deployed (or planned), 1 validation errors or a failed deploy,
 2 usage errors, a report file that cannot be written, or an unreachable
 cluster (the API server's URL is named; nothing is applied or planned).
 `
 
 type deployFlags struct {
-	env, format, junit, kubeconfig, root string
-	dryRun, force, gh                    bool
-	timeout                              time.Duration
+	env, format, junit string
+	dryRun, force, gh  bool
+	timeout            time.Duration
+	kube               *genericclioptions.ConfigFlags
 }
 
-func addDeployFlags(fs interface {
-	String(string, string, string) *string
-	Bool(string, bool, string) *bool
-	Duration(string, time.Duration, string) *time.Duration
-}, f *deployFlags, defaultEnv string) func() {
-	env := fs.String("env", defaultEnv, "environment to deploy (see manifests/environments.yaml)")
-	format := fs.String("output", "text", "report format on stdout: text, json or markdown")
-	junit := fs.String("junit", "", "also write a JUnit XML report to FILE")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig (default: the kind cluster's, or $KUBECONFIG for context targets)")
-	root := fs.String("root", "", "repository root (default: found from the working directory)")
-	dryRun := fs.Bool("dry-run", false, "server-side dry run: print what would change, write nothing")
-	force := fs.Bool("force", false, "recreate objects whose immutable fields changed (restarts their pods)")
-	gh := fs.Bool("github", os.Getenv("GITHUB_ACTIONS") == "true", "write a GitHub Actions step summary")
-	timeout := fs.Duration("timeout", 10*time.Minute, "how long each stage may take to become ready")
-	return func() {
-		*f = deployFlags{env: *env, format: *format, junit: *junit, kubeconfig: *kubeconfig, root: *root,
-			dryRun: *dryRun, force: *force, gh: *gh, timeout: *timeout}
-	}
+// addDeployFlags registers what deploy and up share.
+func (a *app) addDeployFlags(cmd *cobra.Command, f *deployFlags) {
+	fl := cmd.Flags()
+	a.addEnv(cmd, &f.env, defaultEnv, "environment to deploy (see manifests/environments.yaml)")
+	addOutput(cmd, &f.format, formatText, reportFormats, "report format on stdout")
+	fl.StringVar(&f.junit, "junit", "", "also write a JUnit XML report to FILE")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "server-side dry run: print what would change, write nothing")
+	fl.BoolVar(&f.force, "force", false, "recreate objects whose immutable fields changed (restarts their pods)")
+	fl.BoolVar(&f.gh, "github", os.Getenv("GITHUB_ACTIONS") == "true", "write a GitHub Actions step summary")
+	fl.DurationVar(&f.timeout, "timeout", stageTimeout, "how long each stage may take to become ready")
+	f.kube = a.addKubeFlags(cmd)
 }
 
-func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("deploy", deployHelp, stderr)
+func (a *app) deployCommand() *cobra.Command {
 	var f deployFlags
-	collect := addDeployFlags(fs, &f, "")
-	if code := parse(fs, args); code >= 0 {
-		return code
+	cmd := &cobra.Command{
+		Use: "deploy", Short: "deploy an environment in stages: apply, wait for readiness, prune, roll back", Long: deployHelp,
+		Args: cobra.NoArgs,
 	}
-	collect()
-	if f.env == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "statex deploy: --env is required and takes no arguments (e.g. statex deploy --env kind)")
-		return exitUsage
-	}
-	if !validFormat(f.format) {
-		fmt.Fprintf(stderr, "statex deploy: --output %q: want text, json or markdown\n", f.format)
-		return exitUsage
-	}
-	if code := preflightReports("deploy", stderr, reportFile{"junit", f.junit}); code >= 0 {
-		return code
-	}
-	repo, envs, err := loadRepo(f.root)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex deploy:", err)
-		return exitUsage
-	}
-	env, err := envs.Get(f.env)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex deploy:", err)
-		return exitUsage
-	}
-	rendered, code := renderValidated(ctx, repo, envs, env, "deploy", stderr)
-	if code != exitOK {
-		return code
-	}
-	return deployEnv(ctx, envs, env, rendered, f, stdout, stderr)
+	a.addDeployFlags(cmd, &f)
+	cmd.RunE = a.verb(func(cmd *cobra.Command, _ []string) (int, error) {
+		stderr := a.stderr
+		if err := checkOutput(f.format, reportFormats); err != nil {
+			return 0, err
+		}
+		if code := preflightReports("deploy", stderr, reportFile{"junit", f.junit}); code >= 0 {
+			return code, nil
+		}
+		repo, envs, err := a.loadRepo()
+		if err != nil {
+			fmt.Fprintln(stderr, "statex deploy:", err)
+			return exitUsage, nil
+		}
+		env, err := envs.Get(f.env)
+		if err != nil {
+			fmt.Fprintln(stderr, "statex deploy:", err)
+			return exitUsage, nil
+		}
+		rendered, code := renderValidated(cmd.Context(), repo, envs, env, "deploy", stderr)
+		if code != exitOK {
+			return code, nil
+		}
+		return a.deployEnv(cmd.Context(), envs, env, rendered, f), nil
+	})
+	return cmd
 }
-
-func validFormat(f string) bool { return f == "text" || f == "json" || f == "markdown" }
 
 // renderValidated renders and validates an environment: the set it returns
 // is the one to apply, so what is deployed is exactly what passed. On
@@ -138,8 +131,9 @@ func renderValidated(ctx context.Context, repo string, envs *manifest.Environmen
 }
 
 // deployEnv deploys a validated set; shared by deploy and up.
-func deployEnv(ctx context.Context, envs *manifest.Environments, env *manifest.Environment, rendered *manifest.Rendered, f deployFlags, stdout, stderr io.Writer) int {
-	cfg, err := restConfig(env, f.kubeconfig)
+func (a *app) deployEnv(ctx context.Context, envs *manifest.Environments, env *manifest.Environment, rendered *manifest.Rendered, f deployFlags) int {
+	stdout, stderr := a.stdout, a.stderr
+	cfg, err := a.restConfig(f.kube, env)
 	if err != nil {
 		fmt.Fprintln(stderr, "statex deploy:", err)
 		return exitUsage
@@ -150,7 +144,7 @@ func deployEnv(ctx context.Context, envs *manifest.Environments, env *manifest.E
 		MayBeUnavailable: env.MayBeUnavailable,
 		Progress:         deployProgress(stderr),
 	})
-	return emitDeploy(res, derr, f, stdout, stderr)
+	return emitDeploy(res, derr, f, a.warnings, stdout, stderr)
 }
 
 // emitDeploy reports a deploy and returns the exit code. A cluster that
@@ -158,7 +152,7 @@ func deployEnv(ctx context.Context, envs *manifest.Environments, env *manifest.E
 // applied or planned, and a report would say otherwise ("planned"). The
 // JUnit file is written before stdout; if it fails, stdout stays empty and
 // the exit is 2.
-func emitDeploy(res *deploy.Result, derr error, f deployFlags, stdout, stderr io.Writer) int {
+func emitDeploy(res *deploy.Result, derr error, f deployFlags, warnings *apiWarnings, stdout, stderr io.Writer) int {
 	if errors.Is(derr, deploy.ErrCluster) {
 		fmt.Fprintln(stderr, "statex deploy:", derr)
 		return exitUsage
@@ -173,12 +167,12 @@ func emitDeploy(res *deploy.Result, derr error, f deployFlags, stdout, stderr io
 				return exitUsage
 			}
 		}
-		if err := writeDeployReport(stdout, f.format, res, isTerminal(stdout)); err != nil {
+		if err := writeDeployReport(stdout, f.format, res, warnings.markdown(), isTerminal(stdout)); err != nil {
 			fmt.Fprintln(stderr, "statex deploy: report not written to stdout:", err)
 			return exitUsage
 		}
 		if f.gh {
-			stepSummary("deploy", report.DeployMarkdown(res), stderr)
+			stepSummary("deploy", report.DeployMarkdown(res)+warnings.markdown(), stderr)
 		}
 	}
 	if derr != nil {
@@ -188,12 +182,14 @@ func emitDeploy(res *deploy.Result, derr error, f deployFlags, stdout, stderr io
 	return exitOK
 }
 
-func writeDeployReport(w io.Writer, format string, res *deploy.Result, color bool) error {
+// writeDeployReport writes the report; the markdown one ends with the API
+// server's warnings, if any.
+func writeDeployReport(w io.Writer, format string, res *deploy.Result, warnings string, color bool) error {
 	switch format {
-	case "json":
+	case formatJSON:
 		return report.WriteJSON(w, res)
-	case "markdown":
-		_, err := io.WriteString(w, report.DeployMarkdown(res))
+	case formatMarkdown:
+		_, err := io.WriteString(w, report.DeployMarkdown(res)+warnings)
 		return err
 	}
 	return report.DeployText(w, res, report.Style{Color: color})
@@ -220,31 +216,6 @@ func deployProgress(w io.Writer) func(deploy.Event) {
 	}
 }
 
-// restConfig finds the environment's cluster: the kind cluster's kubeconfig
-// (written by cluster up) or the target context.
-func restConfig(env *manifest.Environment, kubeconfig string) (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	overrides := &clientcmd.ConfigOverrides{}
-	switch {
-	case kubeconfig != "":
-		rules.ExplicitPath = kubeconfig
-	case env.Target.Kind != nil:
-		rules.ExplicitPath = cluster.DefaultKubeconfig(env.Target.Kind.Cluster)
-	}
-	if env.Target.Kind != nil {
-		if _, err := os.Stat(rules.ExplicitPath); err != nil {
-			return nil, fmt.Errorf("environment %s: no kubeconfig at %s: run 'statex cluster up --env %s' (or 'statex up --env %s')", env.Name, rules.ExplicitPath, env.Name, env.Name)
-		}
-	} else {
-		overrides.CurrentContext = env.Target.Context
-	}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("environment %s: kubeconfig: %w", env.Name, err)
-	}
-	return cfg, nil
-}
-
 const upHelp = `Bring an environment up with one command, idempotently:
 
   validate → images (built offline, skipped when unchanged) → cluster (kind:
@@ -268,60 +239,66 @@ readiness, a check), 2 usage errors, a report file that cannot be written,
 or an unreachable cluster.
 `
 
-func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("up", upHelp, stderr)
-	var f deployFlags
-	collect := addDeployFlags(fs, &f, "kind")
-	skipImages := fs.Bool("skip-images", false, "do not build images (use what Docker has)")
-	skipChecks := fs.Bool("skip-checks", false, "do not run the protocol checks after deploying")
-	checkJUnit := fs.String("check-junit", "", "also write the checks' JUnit XML report to FILE")
-	if code := parse(fs, args); code >= 0 {
-		return code
+func (a *app) upCommand() *cobra.Command {
+	var (
+		f                      deployFlags
+		skipImages, skipChecks bool
+		checkJUnit             string
+	)
+	cmd := &cobra.Command{
+		Use: "up", Short: "one command: validate, build images, bring the kind cluster up, deploy, check", Long: upHelp,
+		Args: cobra.NoArgs,
 	}
-	collect()
-	if fs.NArg() > 0 || f.dryRun {
-		fmt.Fprintln(stderr, "statex up: takes no arguments and no --dry-run (use statex deploy --dry-run)")
-		return exitUsage
-	}
-	if !validFormat(f.format) {
-		fmt.Fprintf(stderr, "statex up: --output %q: want text, json or markdown\n", f.format)
-		return exitUsage
-	}
-	if code := preflightReports("up", stderr, reportFile{"junit", f.junit}, reportFile{"check-junit", *checkJUnit}); code >= 0 {
-		return code
-	}
-	start := time.Now()
-	repo, envs, err := loadRepo(f.root)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex up:", err)
-		return exitUsage
-	}
-	env, err := envs.Get(f.env)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex up:", err)
-		return exitUsage
-	}
-	// Validate before building anything: a bad manifest fails in
-	// milliseconds, not after minutes of image builds.
-	rendered, code := renderValidated(ctx, repo, envs, env, "up", stderr)
-	if code != exitOK {
-		return code
-	}
-	if env.Target.Kind != nil {
-		if code := upCluster(ctx, repo, env, f.kubeconfig, *skipImages, stderr); code != exitOK {
-			return code
+	a.addDeployFlags(cmd, &f)
+	_ = cmd.Flags().MarkHidden("dry-run") // shared with deploy, refused here
+	cmd.Flags().BoolVar(&skipImages, "skip-images", false, "do not build images (use what Docker has)")
+	cmd.Flags().BoolVar(&skipChecks, "skip-checks", false, "do not run the protocol checks after deploying")
+	cmd.Flags().StringVar(&checkJUnit, "check-junit", "", "also write the checks' JUnit XML report to FILE")
+	cmd.RunE = a.verb(func(cmd *cobra.Command, _ []string) (int, error) {
+		ctx, stderr := cmd.Context(), a.stderr
+		if f.dryRun {
+			return 0, usagef("no --dry-run (use statex deploy --dry-run)")
 		}
-	} else {
-		fmt.Fprintf(stderr, "up: %s targets context %q: no images or cluster to manage\n", env.Name, env.Target.Context)
-	}
-	code = deployEnv(ctx, envs, env, rendered, f, stdout, stderr)
-	if code == exitOK && !*skipChecks {
-		// The checks' report goes to stderr: stdout carries the deploy
-		// report in the format asked for (one JSON document).
-		code = checkEnv(ctx, envs, env.Name, nil, f.kubeconfig, "text", *checkJUnit, f.gh, 3*time.Minute, stderr, stderr)
-	}
-	fmt.Fprintf(stderr, "up: %s finished in %.1fs\n", env.Name, time.Since(start).Seconds())
-	return code
+		if err := checkOutput(f.format, reportFormats); err != nil {
+			return 0, err
+		}
+		if code := preflightReports("up", stderr, reportFile{"junit", f.junit}, reportFile{"check-junit", checkJUnit}); code >= 0 {
+			return code, nil
+		}
+		start := time.Now()
+		repo, envs, err := a.loadRepo()
+		if err != nil {
+			fmt.Fprintln(stderr, "statex up:", err)
+			return exitUsage, nil
+		}
+		env, err := envs.Get(f.env)
+		if err != nil {
+			fmt.Fprintln(stderr, "statex up:", err)
+			return exitUsage, nil
+		}
+		// Validate before building anything: a bad manifest fails in
+		// milliseconds, not after minutes of image builds.
+		rendered, code := renderValidated(ctx, repo, envs, env, "up", stderr)
+		if code != exitOK {
+			return code, nil
+		}
+		if env.Target.Kind != nil {
+			if code := upCluster(ctx, repo, env, *f.kube.KubeConfig, skipImages, stderr); code != exitOK {
+				return code, nil
+			}
+		} else {
+			fmt.Fprintf(stderr, "up: %s targets context %q: no images or cluster to manage\n", env.Name, env.Target.Context)
+		}
+		code = a.deployEnv(ctx, envs, env, rendered, f)
+		if code == exitOK && !skipChecks {
+			// The checks' report goes to stderr: stdout carries the deploy
+			// report in the format asked for (one JSON document).
+			code = a.checkEnv(ctx, envs, checkOpts{env: env.Name, format: formatText, junit: checkJUnit, gh: f.gh, timeout: checkTimeout, kube: f.kube}, stderr)
+		}
+		fmt.Fprintf(stderr, "up: %s finished in %.1fs\n", env.Name, time.Since(start).Seconds())
+		return code, nil
+	})
+	return cmd
 }
 
 // upCluster builds images and brings the kind cluster up with them loaded.
@@ -335,21 +312,14 @@ func upCluster(ctx context.Context, repo string, env *manifest.Environment, kube
 			return exitFindings
 		}
 	}
-	opts := cluster.Options{Name: env.Target.Kind.Cluster, Kubeconfig: kubeconfig, InternalAPI: os.Getenv("STATEX_KIND_API") == "internal",
-		Progress: func(e cluster.Event) { fmt.Fprintf(stderr, "cluster: %-60s (%.1fs)\n", e.Step, e.Elapsed.Seconds()) }}
-	specs, err := images.Discover(dir)
+	nodeImage, load, err := images.ForKind(dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "statex up:", err)
 		return exitUsage
 	}
-	for _, s := range specs {
-		switch {
-		case s.Name == "kind-node":
-			opts.OfflineNodeImage = s.Tag
-		case s.Kind == images.KindDockerfile && !strings.HasPrefix(s.Name, "kind-"):
-			opts.Images = append(opts.Images, s.Tag)
-		}
-	}
+	opts := cluster.Options{Name: env.Target.Kind.Cluster, Kubeconfig: kubeconfig, InternalAPI: os.Getenv("STATEX_KIND_API") == "internal",
+		OfflineNodeImage: nodeImage, Images: load,
+		Progress: func(e cluster.Event) { fmt.Fprintf(stderr, "cluster: %-60s (%.1fs)\n", e.Step, e.Elapsed.Seconds()) }}
 	if _, err := cluster.Up(ctx, opts); err != nil {
 		fmt.Fprintln(stderr, "statex up: cluster:", err)
 		return exitFindings

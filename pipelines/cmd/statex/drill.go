@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/statex/infrastructure/pipelines/check"
 	"github.com/statex/infrastructure/pipelines/drill"
@@ -37,8 +38,8 @@ breaks things on purpose: run it where that is acceptable.
 Scenarios:
 %s
 Usage:
-  statex drill --env ENV [SCENARIO…] [--max-rto D] [--max-rpo D] [--max-lost N]
-               [--output text|json|markdown] [--junit FILE]
+  statex drill [--env ENV] [SCENARIO…] [--max-rto D] [--max-rpo D] [--max-lost N]
+               [--output text|json|markdown] [--junit FILE] [--kubeconfig FILE] [--context NAME]
 
 Examples:
   statex drill --env kind
@@ -62,98 +63,128 @@ func drillScenarios() string {
 	return b.String()
 }
 
-func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("drill", fmt.Sprintf(drillHelp, drillScenarios()), stderr)
-	envName := fs.String("env", "kind", "environment to drill")
-	format := fs.String("output", "text", "report format on stdout: text, json or markdown")
-	junit := fs.String("junit", "", "also write a JUnit XML report to FILE")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig (default: the kind cluster's, or $KUBECONFIG for context targets)")
-	timeout := fs.Duration("timeout", 5*time.Minute, "how long a scenario may wait for writes to resume and for recovery")
-	gh := fs.Bool("github", os.Getenv("GITHUB_ACTIONS") == "true", "write a GitHub Actions step summary")
-	root := fs.String("root", "", "repository root (default: found from the working directory)")
-	var maxRTO, maxRPO *time.Duration
-	fs.Func("max-rto", "fail a scenario whose RTO is above this `duration`, e.g. 30s (default: each scenario's gate)", func(v string) error {
-		d, err := time.ParseDuration(v)
-		if err == nil && d <= 0 {
-			err = errors.New("must be above 0")
-		}
-		maxRTO = &d
+// gateFlag is a --max-* gate: unset (nil) leaves each scenario's own.
+type gateFlag[T any] struct {
+	p     **T
+	typ   string
+	parse func(string) (T, error)
+}
+
+func (g gateFlag[T]) String() string {
+	if *g.p == nil {
+		return ""
+	}
+	return fmt.Sprint(**g.p)
+}
+
+func (g gateFlag[T]) Set(v string) error {
+	x, err := g.parse(v)
+	if err != nil {
 		return err
-	})
-	fs.Func("max-rpo", "fail a scenario whose RPO is above this `duration`; 0 allows no lost write (default: each scenario's gate)", func(v string) error {
+	}
+	*g.p = &x
+	return nil
+}
+
+func (g gateFlag[T]) Type() string { return g.typ }
+
+func parseDuration(floor time.Duration, what string) func(string) (time.Duration, error) {
+	return func(v string) (time.Duration, error) {
 		d, err := time.ParseDuration(v)
-		if err == nil && d < 0 {
-			err = errors.New("must not be negative")
+		if err == nil && d < floor {
+			err = errors.New(what)
 		}
-		maxRPO = &d
-		return err
-	})
-	var maxLost *int
-	fs.Func("max-lost", "fail a scenario that loses more acknowledged writes than this `number` (default: each scenario's gate)", func(v string) error {
+		return d, err
+	}
+}
+
+func (a *app) drillCommand() *cobra.Command {
+	var (
+		envName, format, junit string
+		gh                     bool
+		timeout                time.Duration
+		maxRTO, maxRPO         *time.Duration
+		maxLost                *int
+	)
+	cmd := &cobra.Command{
+		Use: "drill", Short: "rehearse failures (leader/master crash) and measure RTO and RPO against gates",
+		Long:              fmt.Sprintf(drillHelp, drillScenarios()),
+		ValidArgsFunction: completeScenarios,
+	}
+	fl := cmd.Flags()
+	a.addEnv(cmd, &envName, defaultEnv, "environment to drill")
+	addOutput(cmd, &format, formatText, reportFormats, "report format on stdout")
+	fl.StringVar(&junit, "junit", "", "also write a JUnit XML report to FILE")
+	fl.DurationVar(&timeout, "timeout", drillTimeout, "how long a scenario may wait for writes to resume and for recovery")
+	fl.BoolVar(&gh, "github", os.Getenv("GITHUB_ACTIONS") == "true", "write a GitHub Actions step summary")
+	fl.Var(gateFlag[time.Duration]{&maxRTO, "duration", parseDuration(time.Nanosecond, "must be above 0")}, "max-rto",
+		"fail a scenario whose RTO is above this, e.g. 30s (default: each scenario's gate)")
+	fl.Var(gateFlag[time.Duration]{&maxRPO, "duration", parseDuration(0, "must not be negative")}, "max-rpo",
+		"fail a scenario whose RPO is above this; 0s allows no lost write (default: each scenario's gate)")
+	fl.Var(gateFlag[int]{&maxLost, "int", func(v string) (int, error) {
 		n, err := strconv.Atoi(v)
 		if err == nil && n < 0 {
 			err = errors.New("must not be negative")
 		}
-		maxLost = &n
-		return err
-	})
-	if code := parse(fs, args); code >= 0 {
-		return code
-	}
-	if !validFormat(*format) {
-		fmt.Fprintf(stderr, "statex drill: --output %q: want text, json or markdown\n", *format)
-		return exitUsage
-	}
-	if code := preflightReports("drill", stderr, reportFile{"junit", *junit}); code >= 0 {
-		return code
-	}
-	for _, name := range fs.Args() {
-		if !slices.Contains(drill.Names(), name) {
-			fmt.Fprintf(stderr, "statex drill: no scenario %q (have: %s)\n", name, strings.Join(drill.Names(), ", "))
-			return exitUsage
+		return n, err
+	}}, "max-lost", "fail a scenario that loses more acknowledged writes than this (default: each scenario's gate)")
+	kube := a.addKubeFlags(cmd)
+	cmd.RunE = a.verb(func(cmd *cobra.Command, args []string) (int, error) {
+		ctx, stdout, stderr := cmd.Context(), a.stdout, a.stderr
+		if err := checkOutput(format, reportFormats); err != nil {
+			return 0, err
 		}
-	}
-	_, envs, err := loadRepo(*root)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex drill:", err)
-		return exitUsage
-	}
-	env, err := envs.Get(*envName)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex drill:", err)
-		return exitUsage
-	}
-	cfg, err := restConfig(env, *kubeconfig)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex drill:", err)
-		return exitUsage
-	}
-	rep, err := drill.Run(ctx, drill.Options{
-		Env: env.Name, Namespace: envs.NamespaceOf(env), Config: cfg, Scenarios: fs.Args(), Timeout: *timeout,
-		MaxRTO: maxRTO, MaxRPO: maxRPO, MaxLost: maxLost,
-		Progress: func(r drill.Result) {
-			line := fmt.Sprintf("drill: %-7s %-30s %.1fs", r.Verdict, r.Scenario, r.Seconds)
-			if m := r.Metrics; m != nil {
-				line += fmt.Sprintf(" RTO %.1fs RPO %.1fs lost %d/%d recovery %.1fs", m.RTOSeconds, m.RPOSeconds, m.Lost, m.Acknowledged, m.RecoverySeconds)
+		if code := preflightReports("drill", stderr, reportFile{"junit", junit}); code >= 0 {
+			return code, nil
+		}
+		for _, name := range args {
+			if !slices.Contains(drill.Names(), name) {
+				return 0, usagef("no scenario %q (have: %s)", name, strings.Join(drill.Names(), ", "))
 			}
-			fmt.Fprintln(stderr, line)
-		},
-	})
-	if err != nil {
-		fmt.Fprintln(stderr, "statex drill:", err)
-		return exitUsage
-	}
-	var failed []string
-	for _, r := range rep.Results {
-		if r.Verdict == check.Fail {
-			failed = append(failed, r.Scenario)
 		}
-	}
-	return emitVerdicts("drill", *format, *junit, *gh, verdictReport{
-		value:    rep,
-		text:     func(w io.Writer, st report.Style) error { return report.DrillText(w, rep, st) },
-		markdown: func() string { return report.DrillMarkdown(rep) },
-		junit:    func(w io.Writer) error { return report.DrillJUnit(w, rep) },
-		failed:   failed,
-	}, stdout, stderr)
+		_, envs, err := a.loadRepo()
+		if err != nil {
+			fmt.Fprintln(stderr, "statex drill:", err)
+			return exitUsage, nil
+		}
+		env, err := envs.Get(envName)
+		if err != nil {
+			fmt.Fprintln(stderr, "statex drill:", err)
+			return exitUsage, nil
+		}
+		cfg, err := a.restConfig(kube, env)
+		if err != nil {
+			fmt.Fprintln(stderr, "statex drill:", err)
+			return exitUsage, nil
+		}
+		rep, err := drill.Run(ctx, drill.Options{
+			Env: env.Name, Namespace: envs.NamespaceOf(env), Config: cfg, Scenarios: args, Timeout: timeout,
+			MaxRTO: maxRTO, MaxRPO: maxRPO, MaxLost: maxLost,
+			Progress: func(r drill.Result) {
+				line := fmt.Sprintf("drill: %-7s %-30s %.1fs", r.Verdict, r.Scenario, r.Seconds)
+				if m := r.Metrics; m != nil {
+					line += fmt.Sprintf(" RTO %.1fs RPO %.1fs lost %d/%d recovery %.1fs", m.RTOSeconds, m.RPOSeconds, m.Lost, m.Acknowledged, m.RecoverySeconds)
+				}
+				fmt.Fprintln(stderr, line)
+			},
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "statex drill:", err)
+			return exitUsage, nil
+		}
+		var failed []string
+		for _, r := range rep.Results {
+			if r.Verdict == check.Fail {
+				failed = append(failed, r.Scenario)
+			}
+		}
+		return a.emitVerdicts("drill", format, junit, gh, verdictReport{
+			value:    rep,
+			text:     func(w io.Writer, st report.Style) error { return report.DrillText(w, rep, st) },
+			markdown: func() string { return report.DrillMarkdown(rep) },
+			junit:    func(w io.Writer) error { return report.DrillJUnit(w, rep) },
+			failed:   failed,
+		}, stdout), nil
+	})
+	return cmd
 }

@@ -20,6 +20,14 @@ type verdictReport struct {
 	failed   []string // names of what failed
 }
 
+// emitVerdicts emits a verdict report with the API server's warnings
+// added to the step summary.
+func (a *app) emitVerdicts(verb, format, junit string, gh bool, r verdictReport, stdout io.Writer) int {
+	md := r.markdown
+	r.markdown = func() string { return md() + a.warnings.markdown() }
+	return emitVerdicts(verb, format, junit, gh, r, stdout, a.stderr)
+}
+
 // emitVerdicts writes the JUnit file when asked, then the report in format
 // on stdout and the GitHub step summary, names what failed on stderr and
 // returns the exit code. A report that cannot be written is exit 2 with

@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // The READMEs and every verb's --help are the manual: each statex command
@@ -42,17 +45,11 @@ var needs = map[string]string{
 // server is the only right answer.
 var unreachable = map[string]bool{"deploy": true, "check": true, "drill": true}
 
-// subcommands of the verbs that have them; their flags are the same set.
-var subcommands = map[string][]string{
-	"cluster": {"up", "down", "status", "logs", "preflight"},
-	"images":  {"build"},
-}
-
 // outputFlags write files: their values are moved under a fresh temporary
 // directory (keeping the relative path, whose directories do not exist
 // there, as on a fresh clone) so running an example writes nothing into
 // the repository.
-var outputFlags = map[string]bool{"o": true, "junit": true, "sarif": true, "check-junit": true, "dir": true}
+var outputFlags = map[string]bool{"output-dir": true, "junit": true, "sarif": true, "check-junit": true, "dir": true}
 
 // example is one statex command found in a README or a --help text.
 type example struct {
@@ -78,11 +75,10 @@ func TestDocumentedCommandsWork(t *testing.T) {
 		t.Fatalf("found only %d commands: is the extraction broken?", len(examples))
 	}
 	kc := deadKubeconfig(t)
-	flagSets := map[string][]flagSpec{}
 	ran := map[string]bool{} // the same command in several places runs once
 	for _, ex := range examples {
 		t.Run(ex.where+" "+ex.line, func(t *testing.T) {
-			if err := checkFlags(t, ex, flagSets); err != nil {
+			if err := checkFlags(ex); err != nil {
 				t.Errorf("%s (%s): %v", ex.line, ex.where, err)
 			}
 			if ex.why != "" {
@@ -190,12 +186,9 @@ func docExamples(t *testing.T, root string) []example {
 func helpExamples(t *testing.T) []example {
 	t.Helper()
 	var out []example
-	for _, c := range commands() {
-		if c.name == "version" {
-			continue
-		}
-		help := helpText(t, c.name)
-		where := "statex " + c.name + " --help"
+	for _, name := range verbs() {
+		help := helpText(t, name)
+		where := "statex " + name + " --help"
 		section := ""
 		var usage []string
 		for _, line := range strings.Split(help, "\n") {
@@ -281,13 +274,27 @@ func commandsIn(line string, pipes bool) []found {
 	return out
 }
 
-func verbOf(name string) (command, bool) {
-	for _, c := range commands() {
-		if c.name == name {
-			return c, true
+// verbs are the CLI's own commands (not cobra's help and completion).
+func verbs() []string {
+	var out []string
+	for _, c := range testRoot().Commands() {
+		if c.Name() != "help" && c.Name() != "completion" {
+			out = append(out, c.Name())
 		}
 	}
-	return command{}, name == "--help" || name == "-h" || name == "help"
+	return out
+}
+
+func verbOf(name string) (string, bool) {
+	if name == "completion" || slices.Contains(verbs(), name) {
+		return name, true
+	}
+	return "", name == "--help" || name == "-h" || name == "help"
+}
+
+// testRoot is the command tree, writing nowhere.
+func testRoot() *cobra.Command {
+	return (&app{stdout: io.Discard, stderr: io.Discard}).rootCommand()
 }
 
 // newExample classifies a command; inline, it may be a verb's name in
@@ -331,111 +338,90 @@ func asksHelp(args []string) bool {
 	return false
 }
 
-// flagSpec is one flag of a verb, as its --help lists it.
-type flagSpec struct{ name, kind string }
-
-// checkFlags parses the example's arguments with a flag set rebuilt from
-// the verb's own --help listing (names and value types), through the CLI's
-// own parse: an unknown flag or subcommand, a missing value or a value of
-// the wrong type is an error.
-func checkFlags(t *testing.T, ex example, cache map[string][]flagSpec) error {
-	t.Helper()
+// checkFlags parses the example's arguments against the real command's
+// flags (names, shorthands and value types, the verb's own and the global
+// ones): an unknown command, subcommand or flag, a missing value or a
+// value of the wrong type is an error.
+func checkFlags(ex example) error {
 	args := ex.args
-	verb := args[0]
 	if asksHelp(args[:1]) {
 		return nil
 	}
-	key := verb
-	rest := args[1:]
-	if subs, ok := subcommands[verb]; ok {
+	root := testRoot()
+	cmd, rest, err := root.Find(args)
+	if err != nil {
+		return err
+	}
+	if cmd == root {
+		return fmt.Errorf("%q is not a command", args[0])
+	}
+	if cmd.HasAvailableSubCommands() {
 		if len(rest) > 0 && asksHelp(rest[:1]) {
 			return nil
 		}
-		if len(rest) == 0 || !slices.Contains(subs, rest[0]) {
-			return fmt.Errorf("%q is not a subcommand of %s (have %v)", strings.Join(rest[:min(1, len(rest))], ""), verb, subs)
+		var subs []string
+		for _, c := range cmd.Commands() {
+			subs = append(subs, c.Name())
 		}
-		key, rest = verb+" "+rest[0], rest[1:]
+		return fmt.Errorf("%q is not a subcommand of %s (have %v)", strings.Join(rest[:min(1, len(rest))], ""), cmd.Name(), subs)
 	}
-	specs, ok := cache[key]
-	if !ok {
-		specs = listedFlags(t, key)
-		cache[key] = specs
-	}
-	fs := flag.NewFlagSet(key, flag.ContinueOnError)
-	var msg bytes.Buffer
-	fs.SetOutput(&msg)
+	fs := pflag.NewFlagSet(cmd.CommandPath(), pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	// A placeholder (D, N, FILE) is no value of its type: a pattern's
 	// values are taken as text, its flag names still checked.
 	loose := placeholders(ex.args)
-	for _, f := range specs {
-		switch {
-		case f.kind == "":
-			fs.Bool(f.name, false, "")
+	mirror := func(f *pflag.Flag) {
+		if fs.Lookup(f.Name) != nil {
+			return
+		}
+		switch typ := f.Value.Type(); {
+		case typ == "bool":
+			fs.BoolP(f.Name, f.Shorthand, false, "")
 		case loose:
-			fs.String(f.name, "", "")
-		case f.kind == "duration":
-			fs.Duration(f.name, 0, "")
-		case f.kind == "int" || f.kind == "number":
-			fs.Int(f.name, 0, "")
+			fs.StringP(f.Name, f.Shorthand, "", "")
+		case typ == "duration":
+			fs.DurationP(f.Name, f.Shorthand, 0, "")
+		case typ == "int":
+			fs.IntP(f.Name, f.Shorthand, 0, "")
 		default:
-			fs.String(f.name, "", "")
+			fs.StringArrayP(f.Name, f.Shorthand, nil, "")
 		}
 	}
-	if code := parse(fs, rest); code != -1 {
-		return fmt.Errorf("flags do not parse for statex %s: %s", key, strings.TrimSpace(strings.SplitN(msg.String(), "\n", 2)[0]))
+	cmd.Flags().VisitAll(mirror)
+	cmd.InheritedFlags().VisitAll(mirror)
+	if err := fs.Parse(rest); err != nil {
+		return fmt.Errorf("flags do not parse for %s: %v", cmd.CommandPath(), err)
 	}
 	return nil
 }
 
 // The flag check is a judge: it must fail an example that is wrong.
 func TestFlagCheckRejectsWrongExamples(t *testing.T) {
-	cache := map[string][]flagSpec{}
 	for line, wantErr := range map[string]bool{
 		"statex deploy --env kind --dry-run --output json":   false,
+		"statex deploy --env kind --dry-run -o json":         false,
 		"statex drill --env kind --max-rto 20s --max-rpo 0s": false,
 		"statex images build redis --refresh=false":          false,
 		"statex cluster logs --dir out/logs":                 false,
-		"statex render --env prod -o out/":                   false,
+		"statex cluster kubeconfig --internal":               false,
+		"statex render --env prod --output-dir out/":         false,
+		"statex check --context kind-statex -v 2":            false,
+		"statex version -o json":                             false,
 		"statex deploy --env kind --dry-rn":                  true, // a typo
 		"statex check --env kind --services postgres":        true, // no such flag
 		"statex drill --max-rto soon":                        true, // not a duration
 		"statex deploy --env":                                true, // no value
 		"statex cluster boot":                                true, // no such subcommand
+		"statex cluster logs --internal":                     true, // another subcommand's flag
 		"statex images --force":                              true,
+		"statex bogus":                                       true,
+		"statex validate --namespace x":                      true, // not a cluster verb
 	} {
-		err := checkFlags(t, newExample("test", found{cmd: line}, "", false), cache)
+		err := checkFlags(newExample("test", found{cmd: line}, "", false))
 		if (err != nil) != wantErr {
 			t.Errorf("%s: error %v, want an error: %v", line, err, wantErr)
 		}
 	}
-}
-
-// listedFlags reads a verb's flags from its --help (flag.PrintDefaults:
-// "  -name type", the usage on the next line; one-letter names have it
-// after a tab). No type means a boolean.
-func listedFlags(t *testing.T, key string) []flagSpec {
-	t.Helper()
-	var out, errb bytes.Buffer
-	if code := run(context.Background(), append(strings.Fields(key), "--help"), &out, &errb); code != exitOK {
-		t.Fatalf("statex %s --help: exit %d", key, code)
-	}
-	var specs []flagSpec
-	for _, line := range strings.Split(out.String()+errb.String(), "\n") {
-		if !strings.HasPrefix(line, "  -") {
-			continue
-		}
-		head, _, _ := strings.Cut(line, "\t")
-		f := strings.Fields(head)
-		spec := flagSpec{name: strings.TrimPrefix(f[0], "-")}
-		if len(f) > 1 {
-			spec.kind = f[1]
-		}
-		specs = append(specs, spec)
-	}
-	if len(specs) == 0 {
-		t.Fatalf("statex %s --help lists no flags", key)
-	}
-	return specs
 }
 
 // stripComment cuts a shell comment (" #…" outside quotes).

@@ -8,7 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
 	"github.com/statex/infrastructure/pipelines/deploy"
+	"github.com/statex/infrastructure/pipelines/kube"
+	"github.com/statex/infrastructure/pipelines/manifest"
 	"github.com/statex/infrastructure/pipelines/report"
 )
 
@@ -27,7 +31,7 @@ func deadKubeconfig(t *testing.T) string {
 	b.WriteString("apiVersion: v1\nkind: Config\nclusters:\n- name: dead\n  cluster:\n    server: https://127.0.0.1:1\n")
 	b.WriteString("users:\n- name: u\n  user:\n    token: " + deadToken + "\n- name: basic\n  user:\n    username: admin\n    password: " + deadPassword + "\n")
 	b.WriteString("contexts:\n")
-	for _, ctx := range []string{"dead", "statex-staging", "statex-prod"} {
+	for _, ctx := range []string{"dead", "statex-staging", "statex-prod", "kind-statex"} {
 		user := "u"
 		if ctx == "statex-prod" {
 			user = "basic"
@@ -76,9 +80,16 @@ func TestUnreachableClusterExits2NamingTheServer(t *testing.T) {
 			}
 		})
 	}
-	// cluster status probes the kubeconfig kind wrote (a cluster must exist
-	// for it to get that far: the probe is tested on its own).
-	if err := apiReachable(t.Context(), kc); err == nil || !strings.Contains(err.Error(), "API server https://127.0.0.1:1 is unreachable") {
+	// cluster status probes the kind environment's cluster through the
+	// same config (a cluster must exist for it to get that far: the probe
+	// is tested on its own).
+	a := &app{stdout: io.Discard, stderr: io.Discard}
+	cf := genericclioptions.ConfigFlags{KubeConfig: &kc, Context: new(string)}
+	cfg, err := a.restConfig(&cf, &manifest.Environment{Name: "kind", Target: manifest.Target{Kind: &manifest.KindTarget{Cluster: "statex"}}})
+	if err == nil {
+		err = kube.Reachable(t.Context(), cfg)
+	}
+	if err == nil || !strings.Contains(err.Error(), "API server https://127.0.0.1:1 is unreachable") {
 		t.Errorf("cluster status probe: %v", err)
 	}
 }
@@ -104,7 +115,7 @@ func TestReportFileThatCannotBeWrittenExits2(t *testing.T) {
 		{[]string{"drill", "--env", "kind", "--junit", missing}, "--junit " + missing},
 		{[]string{"up", "--env", "staging", "--junit", missing}, "--junit " + missing},
 		{[]string{"up", "--env", "staging", "--check-junit", missing}, "--check-junit " + missing},
-		{[]string{"render", "--env", "kind", "-o", filepath.Join(file, "out")}, filepath.Join(file, "out")},
+		{[]string{"render", "--env", "kind", "--output-dir", filepath.Join(file, "out")}, "--output-dir " + filepath.Join(file, "out")},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args[:1], " ")+" "+c.flag, func(t *testing.T) {
@@ -173,7 +184,7 @@ func TestReportFileLostAfterTheRunExits2(t *testing.T) {
 	out.Reset()
 	errb.Reset()
 	res := &deploy.Result{Env: "kind", Namespace: "ns", Status: deploy.ReleaseSucceeded, Revision: 3}
-	if code := emitDeploy(res, nil, deployFlags{format: "text", junit: lost}, &out, &errb); code != exitUsage || out.Len() != 0 {
+	if code := emitDeploy(res, nil, deployFlags{format: "text", junit: lost}, nil, &out, &errb); code != exitUsage || out.Len() != 0 {
 		t.Errorf("deploy: exit %d, stdout %q", code, out.String())
 	}
 	if !strings.Contains(errb.String(), "--junit "+lost+": report not written") || strings.Contains(errb.String(), "succeeded") {

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
+	"path/filepath"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"github.com/statex/infrastructure/pipelines/images"
 	"github.com/statex/infrastructure/pipelines/report"
@@ -34,41 +36,74 @@ Examples:
   statex images build --dry-run            # what would be built, and why
   statex images build redis --force --no-cache   # a cold rebuild
   statex images build --refresh=false      # offline: trust the versions existing images recorded
-  statex images build redis --output json  # results with every image's package versions
+  statex images build redis -o json        # results with every image's package versions
 
 Progress (image, step, elapsed) goes to stderr; the summary to stdout.
 Exit codes: 0 all built or up to date, 1 an image failed, 2 usage errors.
 `
 
-func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "build" && args[0] != "-h" && args[0] != "--help") {
-		fmt.Fprint(stderr, imagesHelp)
-		return exitUsage
+func (a *app) imagesCommand() *cobra.Command {
+	group := a.group("images", "build the base, node and service images with no registry (images build)", imagesHelp)
+	var (
+		force, noCache, dryRun, refresh bool
+		format, dir                     string
+	)
+	build := &cobra.Command{
+		Use: "build [NAME…]", Short: "build images (and what they are built FROM); unchanged ones are skipped", Long: imagesHelp,
+		ValidArgsFunction: a.completeImages(&dir),
 	}
-	if args[0] != "build" {
-		fmt.Fprint(stdout, imagesHelp)
-		return exitOK
-	}
-	fs := newFlags("images build", imagesHelp, stderr)
-	force := fs.Bool("force", false, "rebuild images whose inputs are unchanged")
-	noCache := fs.Bool("no-cache", false, "pass --no-cache to docker build (with --force: a cold build)")
-	format := fs.String("output", "text", "summary format: text or json")
-	dir := fs.String("dir", "", "images directory (default: images/ of this repository)")
-	dryRun := fs.Bool("dry-run", false, "say what would be built and why; build nothing")
-	refresh := fs.Bool("refresh", true, "resolve package specs against the archive (false: trust the versions existing images recorded)")
-	if code := parse(fs, args[1:]); code >= 0 {
-		return code
-	}
-	if *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "statex images build: --output %q: want text or json\n", *format)
-		return exitUsage
-	}
-	res, err := images.Build(ctx, images.Options{
-		Dir: *dir, Names: fs.Args(), Force: *force, NoCache: *noCache,
-		DryRun: *dryRun, NoRefresh: !*refresh,
-		Progress: images.ProgressTo(stderr),
+	fl := build.Flags()
+	fl.BoolVar(&force, "force", false, "rebuild images whose inputs are unchanged")
+	fl.BoolVar(&noCache, "no-cache", false, "pass --no-cache to docker build (with --force: a cold build)")
+	addOutput(build, &format, formatText, []string{formatText, formatJSON}, "summary format")
+	fl.StringVar(&dir, "dir", "", "images directory (default: images/ of this repository)")
+	_ = build.MarkFlagDirname("dir")
+	fl.BoolVar(&dryRun, "dry-run", false, "say what would be built and why; build nothing")
+	fl.BoolVar(&refresh, "refresh", true, "resolve package specs against the archive (false: trust the versions existing images recorded)")
+	build.RunE = a.verb(func(cmd *cobra.Command, args []string) (int, error) {
+		if err := checkOutput(format, []string{formatText, formatJSON}); err != nil {
+			return 0, err
+		}
+		if dir == "" && a.root != "" {
+			dir = filepath.Join(a.root, "images")
+		}
+		return a.buildImages(cmd.Context(), images.Options{
+			Dir: dir, Names: args, Force: force, NoCache: noCache,
+			DryRun: dryRun, NoRefresh: !refresh,
+			Progress: images.ProgressTo(a.stderr),
+		}, format), nil
 	})
-	if *format == "json" {
+	group.AddCommand(build)
+	return group
+}
+
+// completeImages completes image names from the images directory.
+func (a *app) completeImages(dir *string) cobra.CompletionFunc {
+	return func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		d := *dir
+		if d == "" {
+			repo, _, err := a.loadRepo()
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+			}
+			d = filepath.Join(repo, "images")
+		}
+		specs, err := images.Discover(d)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+		}
+		var names []string
+		for _, s := range specs {
+			names = append(names, s.Name)
+		}
+		return completeNames(func() []string { return names })(nil, args, "")
+	}
+}
+
+func (a *app) buildImages(ctx context.Context, opts images.Options, format string) int {
+	stdout, stderr := a.stdout, a.stderr
+	res, err := images.Build(ctx, opts)
+	if format == formatJSON {
 		type row struct {
 			Name     string           `json:"name"`
 			Tag      string           `json:"tag"`

@@ -1,17 +1,20 @@
 // Command statex is the Statex infrastructure pipeline as a CLI. It is a
-// thin skin: flags are parsed here and every verb is a call into a package
-// under pipelines/, which the Dagger module and tests call the same way.
+// thin skin: flags are parsed here (cobra, kubectl's conventions) and every
+// verb is a call into a package under pipelines/, which the Dagger module
+// and tests call the same way.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes shared by every verb.
@@ -21,48 +24,28 @@ const (
 	exitUsage    = 2 // bad flags, unreadable input, infrastructure errors
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version is set at build time with -ldflags "-X main.version=…"; "dev"
+// falls back to what the Go build recorded (statex version).
 var version = "dev"
 
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+// app is one invocation: where it writes, what the verb's exit code was,
+// and the logger -v set up.
+type app struct {
+	stdout, stderr io.Writer
+	code           int
+	verbosity      int
+	root           string // --root
+	log            *slog.Logger
+	warnings       *apiWarnings
 }
 
-func commands() []command {
-	return []command{
-		{"render", "render an environment's manifests with kustomize and print their content hash", runRender},
-		{"validate", "validate manifests offline: schema, policy and cross-references", runValidate},
-		{"cluster", "create, inspect and delete the local kind cluster (up, down, status, logs, preflight)", runCluster},
-		{"up", "one command: validate, build images, bring the kind cluster up, deploy", runUp},
-		{"deploy", "deploy an environment in stages: apply, wait for readiness, prune, roll back", runDeploy},
-		{"check", "check every service at protocol level (replication, queues, mail...)", runCheck},
-		{"drill", "rehearse failures (leader/master crash) and measure RTO and RPO against gates", runDrill},
-		{"images", "build the base, node and service images with no registry (images build)", runImages},
-		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) int {
-			fmt.Fprintln(out, "statex", version)
-			return exitOK
-		}},
-	}
-}
+// usageError is a command line the verb cannot run: run prints it with a
+// pointer to --help and exits 2.
+type usageError struct{ msg string }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `statex — build, validate and ship the Statex infrastructure to Kubernetes.
+func (e usageError) Error() string { return e.msg }
 
-Usage:
-  statex <command> [flags]
-
-Commands:
-`)
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
-	}
-	fmt.Fprint(w, `
-Run 'statex <command> --help' for a command's flags and examples.
-Exit codes: 0 success, 1 findings (validation errors), 2 usage or input errors.
-`)
-}
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -72,67 +55,161 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
+	a := &app{stdout: stdout, stderr: stderr}
+	a.setupLogging() // before flags are parsed: a verb may log while parsing
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
+		// Flags, arguments and unknown commands (cobra's errors) and the
+		// verbs' own usage errors: one line, then where the help is.
+		path := "statex"
+		if cmd != nil {
+			path = cmd.CommandPath()
+		}
+		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", path, err, path)
 		return exitUsage
 	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		usage(stdout)
-		return exitOK
-	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintf(stderr, "statex: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return exitUsage
+	return a.code
 }
 
-// newFlags builds a flag set whose --help prints the command's own text.
-func newFlags(name, help string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("statex "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), help)
-		fmt.Fprintln(fs.Output(), "\nFlags:")
-		fs.PrintDefaults()
+// verb adapts a verb to cobra: its exit code is kept for run, a usage error
+// goes back to cobra (and so to run, which prints it).
+func (a *app) verb(fn func(cmd *cobra.Command, args []string) (int, error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		code, err := fn(cmd, args)
+		if err != nil {
+			return err
+		}
+		a.code = code
+		return nil
 	}
-	return fs
 }
 
-// parse returns exitOK for --help (after printing it), exitUsage for bad
-// flags, and -1 when the command should go on. Flags may follow positional
-// arguments (statex validate FILE --output json), as users expect; "--"
-// ends flag parsing. Positional arguments are left in positional.
-func parse(fs *flag.FlagSet, args []string) int {
-	var positional []string
-	for {
-		err := fs.Parse(args)
-		switch {
-		case errors.Is(err, flag.ErrHelp):
-			return exitOK
-		case err != nil:
-			return exitUsage
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		// flag stops at the first non-flag; "--" is consumed by Parse, so
-		// everything after it arrives here and stays positional.
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			positional = append(positional, rest...)
-			break
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
+func (a *app) rootCommand() *cobra.Command {
+	// Verbs in pipeline order (render → … → drill), not alphabetical.
+	cobra.EnableCommandSorting = false
+	root := &cobra.Command{
+		Use:           "statex",
+		Short:         "build, validate and ship the Statex infrastructure to Kubernetes",
+		SilenceErrors: true, // run prints errors, once, on stderr
+		SilenceUsage:  true,
+		// No arguments: the overview on stderr and exit 2, as for any
+		// command line that does nothing.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				usage(a.stderr, cmd)
+				a.code = exitUsage
+			}
+			return nil
+		},
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if a.verbosity < 0 {
+				return usagef("-v %d: want 0 or more", a.verbosity)
+			}
+			a.setupLogging()
+			return nil
+		},
 	}
-	// Re-parse nothing: hand the positional arguments back through Args().
-	_ = fs.Parse(append([]string{"--"}, positional...))
-	return -1
+	root.PersistentFlags().IntVarP(&a.verbosity, "verbosity", "v", 0, "log level N, as kubectl's -v: client-go's and controller-runtime's logs at V(N) and below (0: warnings, errors and their info lines)")
+	root.PersistentFlags().StringVar(&a.root, "root", "", "repository root (default: $STATEX_ROOT, else found from the working directory)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
+	root.SetHelpFunc(func(c *cobra.Command, _ []string) { help(c.OutOrStdout(), c) })
+	root.AddCommand(
+		a.renderCommand(),
+		a.validateCommand(),
+		a.clusterCommand(),
+		a.upCommand(),
+		a.deployCommand(),
+		a.checkCommand(),
+		a.drillCommand(),
+		a.imagesCommand(),
+		a.versionCommand(),
+	)
+	return root
+}
+
+// usage is the overview: every verb with its summary.
+func usage(w io.Writer, root *cobra.Command) {
+	fmt.Fprint(w, `statex — build, validate and ship the Statex infrastructure to Kubernetes.
+
+Usage:
+  statex <command> [flags]
+
+Commands:
+`)
+	for _, c := range root.Commands() {
+		if c.IsAvailableCommand() {
+			fmt.Fprintf(w, "  %-10s %s\n", c.Name(), c.Short)
+		}
+	}
+	fmt.Fprint(w, `
+Global flags:
+`+root.PersistentFlags().FlagUsages()+`
+Run 'statex <command> --help' for a command's flags and examples.
+Shell completion: statex completion bash|zsh|fish --help.
+Exit codes: 0 success, 1 findings (validation errors, failed checks), 2 usage
+or input errors, or an unreachable cluster.
+`)
+}
+
+// help prints a command's manual (its Long text, which has the Usage and
+// Examples sections) and its flags, on stdout.
+func help(w io.Writer, c *cobra.Command) {
+	if !c.HasParent() {
+		usage(w, c)
+		return
+	}
+	text := c.Long
+	if text == "" {
+		text = c.Short
+	}
+	fmt.Fprintln(w, strings.TrimRight(text, "\n"))
+	if !strings.Contains(text, "Usage:") {
+		fmt.Fprintf(w, "\nUsage:\n  %s\n", c.UseLine())
+	}
+	if c.HasAvailableSubCommands() {
+		fmt.Fprintln(w, "\nCommands:")
+		for _, s := range c.Commands() {
+			if s.IsAvailableCommand() {
+				fmt.Fprintf(w, "  %-12s %s\n", s.Name(), s.Short)
+			}
+		}
+	}
+	if c.HasAvailableLocalFlags() {
+		fmt.Fprint(w, "\nFlags:\n"+c.LocalFlags().FlagUsages())
+	}
+	if c.HasAvailableInheritedFlags() {
+		fmt.Fprint(w, "\nGlobal flags:\n"+c.InheritedFlags().FlagUsages())
+	}
+}
+
+// group is a command that only holds subcommands (cluster, images): alone
+// it prints its help on stderr and exits 2; an unknown subcommand is a
+// usage error.
+func (a *app) group(use, short, long string) *cobra.Command {
+	return &cobra.Command{
+		Use: use, Short: short, Long: long,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				var names []string
+				for _, s := range cmd.Commands() {
+					if s.IsAvailableCommand() {
+						names = append(names, s.Name())
+					}
+				}
+				return usagef("unknown subcommand %q (have: %s)", args[0], strings.Join(names, ", "))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			help(a.stderr, cmd)
+			a.code = exitUsage
+			return nil
+		},
+	}
 }
 
 func isTerminal(w io.Writer) bool {

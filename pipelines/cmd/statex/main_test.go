@@ -90,7 +90,15 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"validate", unreadable(t)}, exitUsage, "secret.yaml"},
 		{[]string{"validate", "--env", "kind", brokenRule}, exitUsage, "not both"},
 		{[]string{"validate", "--help"}, exitOK, "ignore-check.statex.io/<rule-id>"},
-		{[]string{"render"}, exitUsage, "--env is required"},
+		{[]string{"render", "kind"}, exitUsage, "takes no arguments"},
+		{[]string{"render", "-o", "out/"}, exitUsage, "--output-dir out/"},
+		{[]string{"render", "-o", "xml"}, exitUsage, `--output "xml": want yaml or json`},
+		{[]string{"deploy", "--output", "xml"}, exitUsage, `--output "xml": want text, json or markdown`},
+		{[]string{"check", "--bogus"}, exitUsage, "unknown flag: --bogus"},
+		{[]string{"cluster", "boot"}, exitUsage, `unknown subcommand "boot"`},
+		{[]string{"cluster"}, exitUsage, "statex cluster up"},
+		{[]string{"images"}, exitUsage, "statex images build"},
+		{[]string{"-v", "-1", "version"}, exitUsage, "want 0 or more"},
 		{[]string{"render", "--env", "nope"}, exitUsage, `no environment "nope"`},
 		{[]string{"drill", "nosuch"}, exitUsage, `no scenario "nosuch" (have: postgres-leader-pod-kill, postgres-postmaster-crash, rabbitmq-queue-leader-pod-kill, minio-node-loss, redis-master-pod-kill)`},
 		{[]string{"drill", "--env", "nope"}, exitUsage, `no environment "nope"`},
@@ -441,7 +449,7 @@ func TestDrillWorkflowKnowsEveryScenario(t *testing.T) {
 
 func TestRenderWritesFileWhoseHashIsPrinted(t *testing.T) {
 	dir := t.TempDir()
-	code, out, errs := statex(t, "render", "--env", "prod", "-o", dir, "--output", "json")
+	code, out, errs := statex(t, "render", "--env", "prod", "--output-dir", dir, "-o", "json")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errs)
 	}

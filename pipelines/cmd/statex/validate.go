@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/statex/infrastructure/pipelines/manifest"
 	"github.com/statex/infrastructure/pipelines/report"
 	"github.com/statex/infrastructure/pipelines/validate"
@@ -85,86 +87,78 @@ before anything is printed on stdout: exit 2, no verdict.
 Exit codes: 0 no errors (warnings allowed), 1 error findings, 2 usage or input errors.
 `
 
-// listFlag collects a repeatable flag; with split, each value is also a
-// comma-separated list.
-type listFlag struct {
-	values *[]string
-	split  bool
-}
+var validateFormats = []string{formatText, formatJSON, "sarif", "junit", formatMarkdown}
 
-func (l listFlag) String() string { return "" }
-
-func (l listFlag) Set(v string) error {
-	if !l.split {
-		*l.values = append(*l.values, v)
-		return nil
+func (a *app) validateCommand() *cobra.Command {
+	var (
+		envFlag, format, junitFile, sarifFile, kubeVersion string
+		listRules, summary, gh                             bool
+		sel                                                validate.RuleSelection
+		excludePaths                                       []string
+	)
+	cmd := &cobra.Command{
+		Use: "validate", Short: "validate manifests offline: schema, policy and cross-references", Long: validateHelp,
 	}
-	for _, part := range strings.Split(v, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			*l.values = append(*l.values, part)
+	fl := cmd.Flags()
+	a.addEnv(cmd, &envFlag, "", "environment(s) to render and validate, comma-separated, or 'all' (default: all)")
+	addOutput(cmd, &format, formatText, validateFormats, "stdout format")
+	fl.StringVar(&junitFile, "junit", "", "also write a JUnit XML report to FILE")
+	fl.StringVar(&sarifFile, "sarif", "", "also write a SARIF 2.1.0 report to FILE")
+	fl.StringVar(&kubeVersion, "kubernetes-version", "", "target Kubernetes version for PATH mode (default: environments file, else "+validate.DefaultKubernetesVersion+")")
+	fl.BoolVar(&listRules, "list-rules", false, "print the rule catalog (with --output json for machines)")
+	fl.BoolVar(&summary, "summary", false, "print counts per rule and severity instead of every finding (text or json)")
+	fl.StringSliceVar(&sel.Include, "include", nil, "check only these rules: IDs, layers or globs, comma-separated (repeatable)")
+	fl.StringSliceVar(&sel.Exclude, "exclude", nil, "do not check these rules: IDs, layers or globs, comma-separated (repeatable)")
+	fl.StringArrayVar(&excludePaths, "exclude-path", nil, "PATH mode: do not read files or directories matching GLOB (repeatable)")
+	fl.BoolVar(&gh, "github", os.Getenv("GITHUB_ACTIONS") == "true", "emit GitHub Actions annotations and a step summary")
+	ruleIDs := func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		var out []cobra.Completion
+		for _, r := range validate.Rules {
+			out = append(out, cobra.CompletionWithDesc(r.ID, r.Summary))
 		}
+		return out, cobra.ShellCompDirectiveNoFileComp
 	}
-	return nil
+	_ = cmd.RegisterFlagCompletionFunc("include", ruleIDs)
+	_ = cmd.RegisterFlagCompletionFunc("exclude", ruleIDs)
+	cmd.RunE = a.verb(func(cmd *cobra.Command, args []string) (int, error) {
+		if err := checkOutput(format, validateFormats); err != nil {
+			return 0, err
+		}
+		if summary && format != formatText && format != formatJSON {
+			return 0, usagef("--summary prints text or json, not %s (--junit and --sarif files carry every finding)", format)
+		}
+		excludedRules, err := sel.Excluded()
+		if err != nil {
+			return 0, usagef("--%v", err)
+		}
+		if listRules {
+			return printRules(a.stdout, format, excludedRules), nil
+		}
+		if envFlag != "" && len(args) > 0 {
+			return 0, usagef("give --env or PATHs, not both")
+		}
+		if len(excludePaths) > 0 && len(args) == 0 {
+			return 0, usagef("--exclude-path applies to PATHs; an environment renders exactly what its kustomization lists")
+		}
+		return a.validate(cmd.Context(), args, envFlag, format, junitFile, sarifFile, kubeVersion, summary, gh, excludedRules, excludePaths), nil
+	})
+	return cmd
 }
 
-func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("validate", validateHelp, stderr)
-	envFlag := fs.String("env", "", "environment(s) to render and validate, comma-separated, or 'all'")
-	format := fs.String("output", "text", "stdout format: text, json, sarif, junit or markdown")
-	junitFile := fs.String("junit", "", "also write a JUnit XML report to FILE")
-	sarifFile := fs.String("sarif", "", "also write a SARIF 2.1.0 report to FILE")
-	kubeVersion := fs.String("kubernetes-version", "", "target Kubernetes version for PATH mode (default: environments file, else "+validate.DefaultKubernetesVersion+")")
-	listRules := fs.Bool("list-rules", false, "print the rule catalog (with --output json for machines)")
-	summary := fs.Bool("summary", false, "print counts per rule and severity instead of every finding (text or json)")
-	var sel validate.RuleSelection
-	var excludePaths []string
-	fs.Var(listFlag{&sel.Include, true}, "include", "check only these rules: IDs, layers or globs, comma-separated (repeatable)")
-	fs.Var(listFlag{&sel.Exclude, true}, "exclude", "do not check these rules: IDs, layers or globs, comma-separated (repeatable)")
-	fs.Var(listFlag{&excludePaths, false}, "exclude-path", "PATH mode: do not read files or directories matching GLOB (repeatable)")
-	gh := fs.Bool("github", os.Getenv("GITHUB_ACTIONS") == "true", "emit GitHub Actions annotations and a step summary")
-	root := fs.String("root", "", "repository root (default: found from the working directory)")
-	if code := parse(fs, args); code >= 0 {
-		return code
-	}
-	switch *format {
-	case "text", "json", "sarif", "junit", "markdown":
-	default:
-		fmt.Fprintf(stderr, "statex validate: --output %q: want text, json, sarif, junit or markdown\n", *format)
-		return exitUsage
-	}
-	if *summary && *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "statex validate: --summary prints text or json, not %s (--junit and --sarif files carry every finding)\n", *format)
-		return exitUsage
-	}
-	excludedRules, err := sel.Excluded()
-	if err != nil {
-		fmt.Fprintln(stderr, "statex validate: --"+err.Error())
-		return exitUsage
-	}
-	if *listRules {
-		return printRules(stdout, *format, excludedRules)
-	}
-	if *envFlag != "" && fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "statex validate: give --env or PATHs, not both")
-		return exitUsage
-	}
-	if len(excludePaths) > 0 && fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "statex validate: --exclude-path applies to PATHs; an environment renders exactly what its kustomization lists")
-		return exitUsage
-	}
-
+func (a *app) validate(ctx context.Context, paths []string, envFlag, format, junitFile, sarifFile, kubeVersion string, summary, gh bool, excludedRules, excludePaths []string) int {
+	stdout, stderr := a.stdout, a.stderr
 	var reps []*validate.Report
-	if fs.NArg() > 0 {
-		repo := *root
+	if len(paths) > 0 {
+		repo := a.root
 		if repo == "" {
 			repo, _ = manifest.FindRoot(".") // optional in PATH mode: it only adds generated secrets
 		}
-		if slices.Contains(fs.Args(), "-") && isTerminal(os.Stdin) {
+		if slices.Contains(paths, "-") && isTerminal(os.Stdin) {
 			fmt.Fprintln(stderr, "statex validate: reading manifests from standard input (end with Ctrl-D)")
 		}
-		rep, err := validate.Paths(ctx, repo, fs.Args(), validate.PathOptions{
+		rep, err := validate.Paths(ctx, repo, paths, validate.PathOptions{
 			LoadOptions:       manifest.LoadOptions{Stdin: os.Stdin, ExcludePaths: excludePaths},
-			KubernetesVersion: *kubeVersion,
+			KubernetesVersion: kubeVersion,
 		})
 		if err != nil {
 			fmt.Fprintln(stderr, "statex validate:", err)
@@ -172,26 +166,27 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		reps = append(reps, rep)
 	} else {
-		repo, envs, err := loadRepo(*root)
+		repo, envs, err := a.loadRepo()
 		if err != nil {
 			fmt.Fprintln(stderr, "statex validate:", err)
 			return exitUsage
 		}
-		names := strings.Split(*envFlag, ",")
-		if *envFlag == "" || *envFlag == "all" {
+		names := strings.Split(envFlag, ",")
+		if envFlag == "" || envFlag == "all" {
 			names = names[:0]
 			for _, e := range envs.Environments {
 				names = append(names, e.Name)
 			}
 		}
-		for _, name := range names {
-			rep, _, err := validate.Environment(ctx, repo, envs, strings.TrimSpace(name))
-			if err != nil {
-				fmt.Fprintln(stderr, "statex validate:", err)
-				return exitUsage
-			}
-			reps = append(reps, rep)
+		for i := range names {
+			names[i] = strings.TrimSpace(names[i])
 		}
+		envReps, _, err := validate.Environments(ctx, repo, envs, names) // rendered in parallel
+		if err != nil {
+			fmt.Fprintln(stderr, "statex validate:", err)
+			return exitUsage
+		}
+		reps = append(reps, envReps...)
 	}
 	for _, rep := range reps {
 		rep.Select(excludedRules)
@@ -203,8 +198,8 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		flag, path string
 		write      func(io.Writer, []*validate.Report) error
 	}{
-		{"junit", *junitFile, report.ValidateJUnit},
-		{"sarif", *sarifFile, validateSARIF},
+		{"junit", junitFile, report.ValidateJUnit},
+		{"sarif", sarifFile, validateSARIF},
 	}
 	for _, f := range files {
 		if f.path == "" {
@@ -216,16 +211,17 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 	}
 	validateNotes(stderr, reps, excludedRules)
-	if *summary {
-		err = writeValidateSummary(stdout, *format, reps)
+	var err error
+	if summary {
+		err = writeValidateSummary(stdout, format, reps)
 	} else {
-		err = writeValidateReports(stdout, *format, reps)
+		err = writeValidateReports(stdout, format, reps)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "statex validate:", err)
 		return exitUsage
 	}
-	if *gh {
+	if gh {
 		// Annotations on stderr: the runner reads workflow commands there
 		// too, and stdout may be a JSON, JUnit or SARIF report.
 		if err := report.ValidateAnnotations(stderr, reps); err != nil {

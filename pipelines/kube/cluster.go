@@ -1,14 +1,14 @@
-package check
+package kube
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -16,13 +16,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/transport/spdy"
 
-	"github.com/statex/infrastructure/pipelines/kube"
+	"github.com/statex/infrastructure/pipelines/poll"
 )
 
-// Cluster is how checks reach the environment: port-forwards to pods,
-// Secrets, exec. Forwards are reused per pod and port and closed by Close.
+// Cluster is how the checks and drills reach one namespace of an
+// environment: port-forwards to pods (bound to 127.0.0.1, reused per pod
+// and port, closed by Close), Secrets (remembered for scrubbing), exec and
+// the pods behind a Service.
 type Cluster struct {
 	Config    *rest.Config
 	CS        kubernetes.Interface
@@ -30,9 +31,6 @@ type Cluster struct {
 
 	mu       sync.Mutex
 	forwards map[string]*forward
-	// mailAdmin serialises Postfixadmin changes: concurrent checks would
-	// race to create the shared test domain.
-	mailAdmin sync.Mutex
 
 	// read holds every Secret value handed out, so results can be
 	// scrubbed of them before they are reported (Scrubber).
@@ -76,12 +74,11 @@ func (c *Cluster) Forward(ctx context.Context, pod string, port int) (string, er
 	}
 	c.mu.Unlock()
 
-	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
+	url := c.CS.CoreV1().RESTClient().Post().Resource("pods").Namespace(c.Namespace).Name(pod).SubResource("portforward").URL()
+	dialer, err := portForwardDialer(c.Config, url)
 	if err != nil {
 		return "", err
 	}
-	url := c.CS.CoreV1().RESTClient().Post().Resource("pods").Namespace(c.Namespace).Name(pod).SubResource("portforward").URL()
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
 	stop, ready := make(chan struct{}), make(chan struct{})
 	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, stop, ready, io.Discard, io.Discard)
 	if err != nil {
@@ -110,6 +107,9 @@ func (c *Cluster) Forward(ctx context.Context, pod string, port int) (string, er
 	f := &forward{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(int(ports[0].Local))), stop: stop}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.forwards == nil {
+		c.forwards = map[string]*forward{}
+	}
 	if old, ok := c.forwards[key]; ok {
 		close(stop)
 		return old.addr, nil
@@ -144,7 +144,7 @@ func (c *Cluster) Forget(pod string) {
 // ServicePods are the ready pods behind a Service, from its EndpointSlices:
 // what a client of the Service would reach. Job pods a selector happens to
 // match (a backup carrying the service's labels) are left out: they are not
-// the service's servers.
+// the service's servers. No ready endpoint is an error.
 func (c *Cluster) ServicePods(ctx context.Context, service string) ([]string, error) {
 	slices, err := c.CS.DiscoveryV1().EndpointSlices(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + service})
 	if err != nil {
@@ -161,57 +161,14 @@ func (c *Cluster) ServicePods(ctx context.Context, service string) ([]string, er
 	return pods, nil
 }
 
-// readyEndpointPods are the ready pod endpoints of slices, except the pods
-// named in exclude.
-func readyEndpointPods(slices []discoveryv1.EndpointSlice, exclude map[string]bool) []string {
-	var pods []string
-	for _, s := range slices {
-		for _, ep := range s.Endpoints {
-			if ep.TargetRef == nil || ep.TargetRef.Kind != "Pod" || (ep.Conditions.Ready != nil && !*ep.Conditions.Ready) || exclude[ep.TargetRef.Name] {
-				continue
-			}
-			pods = append(pods, ep.TargetRef.Name)
-		}
-	}
-	return pods
-}
-
 // Pods are the server pods of a service label (app.kubernetes.io/name),
 // ready or not: see ServerPods.
 func (c *Cluster) Pods(ctx context.Context, service string) ([]corev1.Pod, error) {
-	list, err := c.CS.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=" + service})
+	list, err := c.CS.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: ServiceLabel + "=" + service})
 	if err != nil {
 		return nil, err
 	}
 	return ServerPods(list.Items), nil
-}
-
-// ServerPods keeps the pods that serve: not made by a Job (bootstraps,
-// bucket setup, backups carry their service's labels: a finished
-// redis-backup pod is no Sentinel) and not finished. Dropping a finished
-// server pod hides nothing: every check counts the servers it wants.
-func ServerPods(pods []corev1.Pod) []corev1.Pod {
-	var out []corev1.Pod
-	for _, p := range pods {
-		if !notServer(&p) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func notServer(p *corev1.Pod) bool {
-	return OwnedByJob(p) || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
-}
-
-func notServers(pods []corev1.Pod) map[string]bool {
-	out := map[string]bool{}
-	for _, p := range pods {
-		if notServer(&p) {
-			out[p.Name] = true
-		}
-	}
-	return out
 }
 
 // Secret returns one key of a Secret in the namespace. Values are used, never
@@ -234,28 +191,45 @@ func (c *Cluster) Secret(ctx context.Context, name, key string) (string, error) 
 // Scrubber removes every Secret value read so far from text: a client
 // error, a command's stderr or a server's reply may quote one, and steps'
 // evidence and errors are printed and uploaded.
-func (c *Cluster) Scrubber() kube.Scrubber {
+func (c *Cluster) Scrubber() Scrubber {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
-	return kube.NewScrubber(c.read...)
-}
-
-// ScrubSteps scrubs the evidence and errors of steps in place.
-func ScrubSteps(s kube.Scrubber, steps []Step) {
-	for i := range steps {
-		steps[i].Evidence = s.String(steps[i].Evidence)
-		steps[i].Error = s.String(steps[i].Error)
-	}
+	return NewScrubber(c.read...)
 }
 
 // Exec runs a command in a pod's container and returns stdout.
 func (c *Cluster) Exec(ctx context.Context, pod, container string, cmd ...string) (string, error) {
-	return kube.Exec(ctx, c.Config, c.CS, c.Namespace, pod, container, cmd)
+	return Exec(ctx, c.Config, c.CS, c.Namespace, pod, container, cmd)
+}
+
+// WaitPodLog waits (up to timeout) for a pod to finish and returns its log;
+// a failed pod is an error.
+func (c *Cluster) WaitPodLog(ctx context.Context, name string, timeout time.Duration) (string, error) {
+	err := poll.Until(ctx, timeout, time.Second, func() error {
+		p, err := c.CS.CoreV1().Pods(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		switch p.Status.Phase {
+		case corev1.PodSucceeded:
+			return nil
+		case corev1.PodFailed:
+			return fmt.Errorf("pod %s failed", name)
+		}
+		return fmt.Errorf("pod %s is %s", name, p.Status.Phase)
+	})
+	if err != nil {
+		return "", err
+	}
+	limit := int64(1 << 20)
+	raw, err := c.CS.CoreV1().Pods(c.Namespace).GetLogs(name, &corev1.PodLogOptions{LimitBytes: &limit}).DoRaw(ctx)
+	return string(raw), err
 }
 
 // PodDialer dials in-cluster addresses ("pod.headless.ns.svc...:port" or
-// "pod:port") through port-forwards, so a cluster-aware client (a Sentinel
-// client following the master it is told about) works from outside.
+// "pod:port", or a pod IP) through port-forwards, so a cluster-aware client
+// (a Sentinel client following the master it is told about) works from
+// outside.
 func (c *Cluster) PodDialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, port, err := net.SplitHostPort(addr)
@@ -287,16 +261,4 @@ func (c *Cluster) podByIP(ctx context.Context, ip string) (string, error) {
 		return "", err
 	}
 	return podWithIP(list.Items, ip, c.Namespace)
-}
-
-// podWithIP is the server pod holding ip. A finished pod keeps its IP in
-// its status after the address went to another pod, so without the filter
-// a finished Job's pod could be the one dialled.
-func podWithIP(pods []corev1.Pod, ip, namespace string) (string, error) {
-	for _, p := range ServerPods(pods) {
-		if p.Status.PodIP == ip {
-			return p.Name, nil
-		}
-	}
-	return "", fmt.Errorf("no serving pod with IP %s in %s", ip, namespace)
 }
