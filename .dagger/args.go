@@ -1,14 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 )
 
-// Pure helpers that build the CLI's argument lists and interpret its exit
-// codes; kept free of Dagger API calls so they are unit-tested.
+// Pure helpers that build the CLI's argument lists; kept free of Dagger API
+// calls so they are unit-tested. What the exit codes mean: report.go.
 
 // validateFormats are the report formats `statex validate --output` accepts.
 var validateFormats = []string{"text", "json", "sarif", "junit", "markdown"}
@@ -23,6 +22,17 @@ const (
 // buildArgs builds the statex CLI into cliPath.
 func buildArgs() []string {
 	return []string{"go", "build", "-o", cliPath, cliPackage}
+}
+
+// moduleTestPath is where UnitTests places this module's source: under the
+// repository source, where it sits in a checkout (the tests read
+// ../dagger.json).
+const moduleTestPath = srcPath + "/.dagger"
+
+// moduleTestArgs runs the module's unit tests (they set dummy session
+// variables themselves, internal/testsession).
+func moduleTestArgs() []string {
+	return []string{"go", "test", "./..."}
 }
 
 // renderArgs is `statex render --env ENV --output-dir OUT` (-o is the
@@ -65,44 +75,60 @@ const (
 	dockerSocketPath = "/var/run/docker.sock"
 )
 
-// deployFormats are the report formats `statex deploy --output` accepts.
-var deployFormats = []string{"text", "json", "markdown"}
+// clusterFormats are the stdout formats of the cluster verbs (deploy,
+// check, drill, up). Each runs once, so one of text and JSON goes to stdout;
+// Markdown (the step summary) and JUnit are written beside it on every run.
+var clusterFormats = []string{"text", "json"}
 
-// deployArgs is `statex deploy --env ENV --kubeconfig PATH --output FORMAT [--dry-run]`.
+// clusterReportFlags make a cluster verb write its JUnit report and its
+// Markdown step summary (to $GITHUB_STEP_SUMMARY, set by the plan) into the
+// report directory. --github does nothing else for these verbs.
+func clusterReportFlags() []string {
+	return []string{"--junit", reportPath(reportJUnit), "--github"}
+}
+
+func checkClusterFormat(verb, format string) error {
+	if !slices.Contains(clusterFormats, format) {
+		return fmt.Errorf("%s: unknown format %q (want one of %s; Markdown and JUnit are always in the report)", verb, format, strings.Join(clusterFormats, ", "))
+	}
+	return nil
+}
+
+// deployArgs is `statex deploy --env ENV --kubeconfig PATH --output FORMAT REPORTFLAGS [--dry-run]`.
 func deployArgs(env, kubeconfig, format string, dryRun bool) ([]string, error) {
 	if err := checkEnv(env); err != nil {
 		return nil, err
 	}
-	if !slices.Contains(deployFormats, format) {
-		return nil, fmt.Errorf("deploy: unknown format %q (want one of %s)", format, strings.Join(deployFormats, ", "))
+	if err := checkClusterFormat("deploy", format); err != nil {
+		return nil, err
 	}
-	args := []string{cliPath, "deploy", "--env", env, "--kubeconfig", kubeconfig, "--output", format}
+	args := append([]string{cliPath, "deploy", "--env", env, "--kubeconfig", kubeconfig, "--output", format}, clusterReportFlags()...)
 	if dryRun {
 		args = append(args, "--dry-run")
 	}
 	return args, nil
 }
 
-// checkArgs is `statex check --env ENV --kubeconfig PATH --output FORMAT`.
+// checkArgs is `statex check --env ENV --kubeconfig PATH --output FORMAT REPORTFLAGS`.
 func checkArgs(env, kubeconfig, format string) ([]string, error) {
 	if err := checkEnv(env); err != nil {
 		return nil, err
 	}
-	if !slices.Contains(deployFormats, format) {
-		return nil, fmt.Errorf("check: unknown format %q (want one of %s)", format, strings.Join(deployFormats, ", "))
+	if err := checkClusterFormat("check", format); err != nil {
+		return nil, err
 	}
-	return []string{cliPath, "check", "--env", env, "--kubeconfig", kubeconfig, "--output", format}, nil
+	return append([]string{cliPath, "check", "--env", env, "--kubeconfig", kubeconfig, "--output", format}, clusterReportFlags()...), nil
 }
 
-// drillArgs is `statex drill --env ENV --kubeconfig PATH --output FORMAT [SCENARIO…]`.
+// drillArgs is `statex drill --env ENV --kubeconfig PATH --output FORMAT REPORTFLAGS [SCENARIO…]`.
 func drillArgs(env, kubeconfig, format string, scenarios []string) ([]string, error) {
 	if err := checkEnv(env); err != nil {
 		return nil, err
 	}
-	if !slices.Contains(deployFormats, format) {
-		return nil, fmt.Errorf("drill: unknown format %q (want one of %s)", format, strings.Join(deployFormats, ", "))
+	if err := checkClusterFormat("drill", format); err != nil {
+		return nil, err
 	}
-	args := []string{cliPath, "drill", "--env", env, "--kubeconfig", kubeconfig, "--output", format}
+	args := append([]string{cliPath, "drill", "--env", env, "--kubeconfig", kubeconfig, "--output", format}, clusterReportFlags()...)
 	for _, sc := range scenarios {
 		if sc == "" || strings.HasPrefix(sc, "-") {
 			return nil, fmt.Errorf("drill: invalid scenario name %q", sc)
@@ -111,43 +137,13 @@ func drillArgs(env, kubeconfig, format string, scenarios []string) ([]string, er
 	return append(args, scenarios...), nil
 }
 
-// upArgs is `statex up --env ENV --output FORMAT`.
+// upArgs is `statex up --env ENV --output FORMAT REPORTFLAGS`.
 func upArgs(env, format string) ([]string, error) {
 	if err := checkEnv(env); err != nil {
 		return nil, err
 	}
-	if !slices.Contains(deployFormats, format) {
-		return nil, fmt.Errorf("up: unknown format %q (want one of %s)", format, strings.Join(deployFormats, ", "))
+	if err := checkClusterFormat("up", format); err != nil {
+		return nil, err
 	}
-	return []string{cliPath, "up", "--env", env, "--output", format}, nil
-}
-
-// verbResult maps a CLI verb's exit code (the statex contract) to the
-// function's result: the report on success, an error carrying the report
-// when the verb ran and found a failure (validation errors, a failed deploy
-// or check), an error carrying stderr otherwise.
-func verbResult(what string, code int, stdout, stderr string) (string, error) {
-	tail := lastLines(strings.TrimSpace(stderr), 40)
-	switch code {
-	case exitOK:
-		return stdout, nil
-	case exitFindings:
-		msg := fmt.Sprintf("statex %s failed:\n%s", what, stdout)
-		if tail != "" {
-			msg += "\n" + tail
-		}
-		return "", errors.New(msg)
-	case exitUsage:
-		return "", fmt.Errorf("statex %s: usage or I/O error (exit 2): %s", what, tail)
-	default:
-		return "", fmt.Errorf("statex %s: unexpected exit code %d: %s", what, code, tail)
-	}
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return append([]string{cliPath, "up", "--env", env, "--output", format}, clusterReportFlags()...), nil
 }

@@ -59,20 +59,76 @@ func convertSlice[I any, O any](in []I, f func(I) O) []O {
 func (r Statex) MarshalJSON() ([]byte, error) {
 	var concrete struct {
 		GoImage string
+		Source  *dagger.Directory
 	}
 	concrete.GoImage = r.GoImage
+	concrete.Source = r.Source
 	return json.Marshal(&concrete)
 }
 
 func (r *Statex) UnmarshalJSON(bs []byte) error {
 	var concrete struct {
 		GoImage string
+		Source  *dagger.Directory
 	}
 	err := json.Unmarshal(bs, &concrete)
 	if err != nil {
 		return err
 	}
 	r.GoImage = concrete.GoImage
+	r.Source = concrete.Source
+	return nil
+}
+
+func (r Report) MarshalJSON() ([]byte, error) {
+	var concrete struct {
+		Verb     string
+		ExitCode int
+		Text     *dagger.File
+		JSON     *dagger.File
+		Markdown *dagger.File
+		Junit    *dagger.File
+		Sarif    *dagger.File
+		Log      *dagger.File
+		Files    *dagger.Directory
+	}
+	concrete.Verb = r.Verb
+	concrete.ExitCode = r.ExitCode
+	concrete.Text = r.Text
+	concrete.JSON = r.JSON
+	concrete.Markdown = r.Markdown
+	concrete.Junit = r.Junit
+	concrete.Sarif = r.Sarif
+	concrete.Log = r.Log
+	concrete.Files = r.Files
+	return json.Marshal(&concrete)
+}
+
+func (r *Report) UnmarshalJSON(bs []byte) error {
+	var concrete struct {
+		Verb     string
+		ExitCode int
+		Text     *dagger.File
+		JSON     *dagger.File
+		Markdown *dagger.File
+		Junit    *dagger.File
+		Sarif    *dagger.File
+		Log      *dagger.File
+		Files    *dagger.Directory
+	}
+	err := json.Unmarshal(bs, &concrete)
+	if err != nil {
+		return err
+	}
+	r.Verb = concrete.Verb
+	r.ExitCode = concrete.ExitCode
+	r.Text = concrete.Text
+	r.JSON = concrete.JSON
+	r.Markdown = concrete.Markdown
+	r.Junit = concrete.Junit
+	r.Sarif = concrete.Sarif
+	r.Log = concrete.Log
+	r.Files = concrete.Files
 	return nil
 }
 
@@ -201,13 +257,6 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
-			}
 			var env string
 			if inputArgs["env"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["env"]), &env)
@@ -243,19 +292,19 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg docker", err))
 				}
 			}
-			return (*Statex).Deploy(&parent, ctx, source, env, kubeconfig, dryRun, format, docker)
+			var failOnError bool
+			if inputArgs["failOnError"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["failOnError"]), &failOnError)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg failOnError", err))
+				}
+			}
+			return (*Statex).Deploy(&parent, ctx, env, kubeconfig, dryRun, format, docker, failOnError)
 		case "Drill":
 			var parent Statex
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
 			}
 			var env string
 			if inputArgs["env"] != nil {
@@ -292,19 +341,19 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg docker", err))
 				}
 			}
-			return (*Statex).Drill(&parent, ctx, source, env, kubeconfig, scenarios, format, docker)
+			var failOnError bool
+			if inputArgs["failOnError"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["failOnError"]), &failOnError)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg failOnError", err))
+				}
+			}
+			return (*Statex).Drill(&parent, ctx, env, kubeconfig, scenarios, format, docker, failOnError)
 		case "Render":
 			var parent Statex
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
 			}
 			var env string
 			if inputArgs["env"] != nil {
@@ -313,19 +362,12 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg env", err))
 				}
 			}
-			return (*Statex).Render(&parent, ctx, source, env)
+			return (*Statex).Render(&parent, ctx, env)
 		case "Test":
 			var parent Statex
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
 			}
 			var env string
 			if inputArgs["env"] != nil {
@@ -355,19 +397,26 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg docker", err))
 				}
 			}
-			return (*Statex).Test(&parent, ctx, source, env, kubeconfig, format, docker)
-		case "Up":
+			var failOnError bool
+			if inputArgs["failOnError"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["failOnError"]), &failOnError)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg failOnError", err))
+				}
+			}
+			return (*Statex).Test(&parent, ctx, env, kubeconfig, format, docker, failOnError)
+		case "UnitTests":
 			var parent Statex
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
+			return nil, (*Statex).UnitTests(&parent, ctx)
+		case "Up":
+			var parent Statex
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			var docker *dagger.Socket
 			if inputArgs["docker"] != nil {
@@ -390,19 +439,19 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
 				}
 			}
-			return (*Statex).Up(&parent, ctx, source, docker, env, format)
+			var failOnError bool
+			if inputArgs["failOnError"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["failOnError"]), &failOnError)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg failOnError", err))
+				}
+			}
+			return (*Statex).Up(&parent, ctx, docker, env, format, failOnError)
 		case "Validate":
 			var parent Statex
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
 			}
 			var env string
 			if inputArgs["env"] != nil {
@@ -411,14 +460,21 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg env", err))
 				}
 			}
-			var format string
-			if inputArgs["format"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
+			var failOnError bool
+			if inputArgs["failOnError"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["failOnError"]), &failOnError)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg failOnError", err))
 				}
 			}
-			return (*Statex).Validate(&parent, ctx, source, env, format)
+			return (*Statex).Validate(&parent, ctx, env, failOnError)
+		case "ValidateAll":
+			var parent Statex
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			return nil, (*Statex).ValidateAll(&parent, ctx)
 		case "":
 			var parent Statex
 			err = json.Unmarshal(parentJSON, &parent)
@@ -432,7 +488,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg goImage", err))
 				}
 			}
-			return New(goImage), nil
+			var source *dagger.Directory
+			if inputArgs["source"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
+				}
+			}
+			return New(goImage, source), nil
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

@@ -1,9 +1,10 @@
 package main
 
-// sourceIgnore is THE list of paths every function's `source` argument
-// leaves out. Dagger reads `+ignore` only as a literal pragma on each
-// parameter, so main.go repeats it verbatim; TestIgnorePragmasAreCanonical
-// fails when one copy (or dagger.json's include) drifts from this list.
+// sourceIgnore is THE list of paths the repository source leaves out. The
+// source is the constructor's argument (New), stored on the module, so the
+// `+ignore` pragma is written once, there; Dagger reads it only as a
+// literal, so TestOneIgnoreList fails when it (or dagger.json's include)
+// drifts from this list, or when a function takes a source of its own.
 //
 // The v0.19.11 engine matches these like .dockerignore, not .gitignore
 // (host.directory exclude → internal/fsutil → github.com/moby/patternmatcher;

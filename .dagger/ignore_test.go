@@ -309,13 +309,26 @@ func paramPragmas(t *testing.T) map[string]map[string][]string {
 	return out
 }
 
-// Dagger only reads literal pragmas, so the list is written once per
-// function; this keeps every copy equal to sourceIgnore.
-func TestIgnorePragmasAreCanonical(t *testing.T) {
+// One ignore list: the repository source is New's argument, so its +ignore
+// pragma is the only one, equal to sourceIgnore; no function takes a source
+// of its own (it would need, and drift from, a second copy).
+func TestOneIgnoreList(t *testing.T) {
+	if problems := ignoreListProblems(t, paramPragmas(t)); len(problems) > 0 {
+		t.Error(strings.Join(problems, "\n"))
+	}
+	// the patterns are ones this test's matcher reads like the engine
+	if _, err := parseIgnore(sourceIgnore); err != nil {
+		t.Error(err)
+	}
+}
+
+func ignoreListProblems(t *testing.T, pragmas map[string]map[string][]string) []string {
+	t.Helper()
 	want, _ := json.Marshal(sourceIgnore)
 	wantLine := "+ignore=" + strings.ReplaceAll(string(want), `","`, `", "`)
-	seen := 0
-	for fn, params := range paramPragmas(t) {
+	var problems []string
+	var where []string
+	for fn, params := range pragmas {
 		for param, lines := range params {
 			var ignore, defaultPath bool
 			for _, l := range lines {
@@ -327,26 +340,52 @@ func TestIgnorePragmasAreCanonical(t *testing.T) {
 				ignore = true
 				var got []string
 				if err := json.Unmarshal([]byte(v), &got); err != nil {
-					t.Errorf("%s(%s): +ignore is not a JSON list: %v", fn, param, err)
+					problems = append(problems, fmt.Sprintf("%s(%s): +ignore is not a JSON list: %v", fn, param, err))
 				} else if !slices.Equal(got, sourceIgnore) {
-					t.Errorf("%s(%s): +ignore=%s\nwant (sourceIgnore, ignore.go):\n\t// %s", fn, param, v, wantLine)
+					problems = append(problems, fmt.Sprintf("%s(%s): +ignore=%s\nwant (sourceIgnore, ignore.go):\n\t// %s", fn, param, v, wantLine))
 				}
 			}
-			if defaultPath && !ignore {
-				t.Errorf("%s(%s) has +defaultPath but no +ignore; add\n\t// %s", fn, param, wantLine)
-			}
-			if ignore {
-				seen++
+			if defaultPath || ignore {
+				where = append(where, fn+"("+param+")")
 			}
 		}
 	}
-	if seen < 6 {
-		t.Errorf("found %d +ignore pragmas, want one per function taking the source (at least 6)", seen)
+	slices.Sort(where)
+	if !slices.Equal(where, []string{"New(source)"}) {
+		problems = append(problems, fmt.Sprintf("source directories with +defaultPath/+ignore: %q, want only New(source) (use m.Source)", where))
 	}
-	// the patterns are ones this test's matcher reads like the engine
-	if _, err := parseIgnore(sourceIgnore); err != nil {
-		t.Error(err)
+	return problems
+}
+
+// The judge must be seen failing: a function with its own source and copy
+// of the list, and a copy that drifted.
+func TestOneIgnoreListCatchesCopies(t *testing.T) {
+	good := "+ignore=" + mustJSON(t, sourceIgnore)
+	base := func() map[string]map[string][]string {
+		return map[string]map[string][]string{"New": {"source": {`+defaultPath="/"`, good}}}
 	}
+	if p := ignoreListProblems(t, base()); len(p) > 0 {
+		t.Fatalf("the canonical layout is flagged: %q", p)
+	}
+	second := base()
+	second["Deploy"] = map[string][]string{"source": {`+defaultPath="/"`, good}}
+	if p := ignoreListProblems(t, second); len(p) == 0 {
+		t.Error("a second source argument (with an equal list) is not flagged")
+	}
+	drifted := base()
+	drifted["New"]["source"] = []string{`+defaultPath="/"`, `+ignore=[".git", "**/bin"]`}
+	if p := ignoreListProblems(t, drifted); len(p) == 0 {
+		t.Error("a drifted list is not flagged")
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // dagger.json's include filters what is uploaded with the module itself; it

@@ -13,11 +13,17 @@ import (
 )
 
 func TestNewDefaults(t *testing.T) {
-	if got := New("").GoImage; got != defaultGoImage {
+	if got := New("", nil).GoImage; got != defaultGoImage {
 		t.Errorf("New(\"\").GoImage = %q, want %q", got, defaultGoImage)
 	}
-	if got := New("golang:1.26.1-bookworm").GoImage; got != "golang:1.26.1-bookworm" {
-		t.Errorf("New(custom).GoImage = %q", got)
+	src := dag.Directory()
+	m := New("golang:1.26.1-bookworm", src)
+	if m.GoImage != "golang:1.26.1-bookworm" || m.Source != src {
+		t.Errorf("New(custom, src) = %+v: the source is not kept for the functions", m)
+	}
+	// no source, no run: a clear error instead of a nil dereference
+	if _, err := New("", nil).cli(); err == nil || !strings.Contains(err.Error(), "New") {
+		t.Errorf("cli() with no source: %v", err)
 	}
 }
 
@@ -38,7 +44,7 @@ func TestDefaultPragmasMatchConstants(t *testing.T) {
 	want := map[string]map[string]string{
 		"New":      {"goImage": strconv.Quote(defaultGoImage)},
 		"Render":   {"env": `"kind"`},
-		"Validate": {"env": `"kind"`, "format": `"text"`},
+		"Validate": {"env": `"kind"`},
 		"Deploy":   {"env": `"kind"`, "format": `"text"`},
 		"Test":     {"env": `"kind"`, "format": `"text"`},
 		"Drill":    {"env": `"kind"`, "format": `"text"`},
@@ -52,8 +58,8 @@ func TestDefaultPragmasMatchConstants(t *testing.T) {
 		}
 	}
 	// the default formats must be ones the CLI accepts
-	if !slices.Contains(validateFormats, "text") || !slices.Contains(deployFormats, "text") {
-		t.Errorf("default format not in %v / %v", validateFormats, deployFormats)
+	if !slices.Contains(validateFormats, "text") || !slices.Contains(clusterFormats, "text") {
+		t.Errorf("default format not in %v / %v", validateFormats, clusterFormats)
 	}
 }
 
@@ -103,31 +109,30 @@ func TestValidateArgs(t *testing.T) {
 	}
 }
 
-func TestValidateResult(t *testing.T) {
+func TestVerbErrorCarriesTheReport(t *testing.T) {
 	const report = "manifests/postgres: ERROR replicas < 3\n"
 	for _, tc := range []struct {
 		name    string
 		code    int
-		stdout  string
-		stderr  string
-		want    string
+		report  string
+		log     string
 		wantErr []string // substrings of the error; nil = no error
 	}{
-		{name: "clean", code: 0, stdout: "ok\n", want: "ok\n"},
-		{name: "findings", code: 1, stdout: report, stderr: "1 error", wantErr: []string{`"kind"`, report, "1 error"}},
-		{name: "usage", code: 2, stderr: "unknown env \"x\"\n", wantErr: []string{"exit 2", `unknown env "x"`}},
-		{name: "crash", code: 137, stderr: "killed", wantErr: []string{"unexpected exit code 137", "killed"}},
+		{name: "clean", code: 0, report: "ok\n"},
+		{name: "findings", code: 1, report: report, log: "1 error", wantErr: []string{`"kind"`, "exit 1", report, "1 error"}},
+		{name: "usage", code: 2, log: "unknown env \"x\"\n", wantErr: []string{"exit 2", `unknown env "x"`}},
+		{name: "crash", code: 137, log: "killed", wantErr: []string{"unexpected exit code 137", "killed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := verbResult(`validate --env "kind"`, tc.code, tc.stdout, tc.stderr)
+			err := verbError(`validate --env "kind"`, tc.code, tc.report, tc.log)
 			if tc.wantErr == nil {
-				if err != nil || got != tc.want {
-					t.Fatalf("got (%q, %v), want (%q, nil)", got, err, tc.want)
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
 				}
 				return
 			}
 			if err == nil {
-				t.Fatalf("got (%q, nil), want an error", got)
+				t.Fatal("got nil, want an error")
 			}
 			for _, s := range tc.wantErr {
 				if !strings.Contains(err.Error(), s) {
@@ -136,6 +141,15 @@ func TestValidateResult(t *testing.T) {
 			}
 		})
 	}
+	// the log's tail, not all of it
+	var long []string
+	for i := range 100 {
+		long = append(long, "line "+strconv.Itoa(i))
+	}
+	err := verbError("deploy --env kind", 1, "stage postgres FAILED", strings.Join(long, "\n"))
+	if err == nil || !strings.Contains(err.Error(), "stage postgres FAILED") || !strings.Contains(err.Error(), "line 99") || strings.Contains(err.Error(), "line 59\n") {
+		t.Errorf("failed deploy: %v", err)
+	}
 }
 
 func TestDeployAndUpArgs(t *testing.T) {
@@ -143,14 +157,16 @@ func TestDeployAndUpArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"/usr/local/bin/statex", "deploy", "--env", "staging", "--kubeconfig", "/run/statex/kubeconfig", "--output", "json", "--dry-run"}
+	reportFlags := []string{"--junit", "/statex-report/junit.xml", "--github"}
+	want := append([]string{"/usr/local/bin/statex", "deploy", "--env", "staging", "--kubeconfig", "/run/statex/kubeconfig", "--output", "json"}, append(reportFlags, "--dry-run")...)
 	if !slices.Equal(got, want) {
 		t.Errorf("deployArgs = %q, want %q", got, want)
 	}
 	if got, _ := deployArgs("kind", "/k", "text", false); slices.Contains(got, "--dry-run") {
 		t.Errorf("deployArgs without dry run = %q", got)
 	}
-	for _, tc := range []struct{ env, format string }{{"kind", "sarif"}, {"", "text"}, {"--dry-run", "text"}} {
+	// markdown is refused: it is always in the report (the step summary)
+	for _, tc := range []struct{ env, format string }{{"kind", "sarif"}, {"kind", "markdown"}, {"", "text"}, {"--dry-run", "text"}} {
 		if _, err := deployArgs(tc.env, "/k", tc.format, false); err == nil {
 			t.Errorf("deployArgs(%q, %q) accepted", tc.env, tc.format)
 		}
@@ -159,35 +175,21 @@ func TestDeployAndUpArgs(t *testing.T) {
 		}
 	}
 	got, err = checkArgs("kind", "/k", "json")
-	if err != nil || !slices.Equal(got, []string{"/usr/local/bin/statex", "check", "--env", "kind", "--kubeconfig", "/k", "--output", "json"}) {
+	if err != nil || !slices.Equal(got, append([]string{"/usr/local/bin/statex", "check", "--env", "kind", "--kubeconfig", "/k", "--output", "json"}, reportFlags...)) {
 		t.Errorf("checkArgs = %q, %v", got, err)
 	}
 	if _, err := checkArgs("kind", "/k", "junit"); err == nil {
 		t.Error("checkArgs accepted junit")
 	}
 	got, err = drillArgs("kind", "/k", "json", []string{"redis-master-pod-kill"})
-	if err != nil || !slices.Equal(got, []string{"/usr/local/bin/statex", "drill", "--env", "kind", "--kubeconfig", "/k", "--output", "json", "redis-master-pod-kill"}) {
+	if err != nil || !slices.Equal(got, append(append([]string{"/usr/local/bin/statex", "drill", "--env", "kind", "--kubeconfig", "/k", "--output", "json"}, reportFlags...), "redis-master-pod-kill")) {
 		t.Errorf("drillArgs = %q, %v", got, err)
 	}
 	if _, err := drillArgs("kind", "/k", "text", []string{"--timeout=1s"}); err == nil {
 		t.Error("drillArgs accepted a flag as a scenario")
 	}
-	got, err = upArgs("kind", "markdown")
-	if err != nil || !slices.Equal(got, []string{"/usr/local/bin/statex", "up", "--env", "kind", "--output", "markdown"}) {
+	got, err = upArgs("kind", "json")
+	if err != nil || !slices.Equal(got, append([]string{"/usr/local/bin/statex", "up", "--env", "kind", "--output", "json"}, reportFlags...)) {
 		t.Errorf("upArgs = %q, %v", got, err)
-	}
-}
-
-func TestVerbResult(t *testing.T) {
-	if got, err := verbResult("deploy --env kind", 0, "report", ""); err != nil || got != "report" {
-		t.Errorf("success: %q, %v", got, err)
-	}
-	_, err := verbResult("deploy --env kind", 1, "stage postgres FAILED", "progress\nlast line")
-	if err == nil || !strings.Contains(err.Error(), "stage postgres FAILED") || !strings.Contains(err.Error(), "last line") {
-		t.Errorf("failed deploy: %v", err)
-	}
-	_, err = verbResult("deploy --env kind", 2, "", "no kubeconfig")
-	if err == nil || !strings.Contains(err.Error(), "exit 2") || !strings.Contains(err.Error(), "no kubeconfig") {
-		t.Errorf("usage: %v", err)
 	}
 }

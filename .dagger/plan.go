@@ -7,8 +7,13 @@ import (
 	"time"
 )
 
+// What each verb function runs, as data (a plan): the steps before the
+// verb, the verb's execs and where their output goes (the report directory,
+// report.go). Validate's plan is a pure function of its arguments and is
+// cached; the plans below it run fresh.
+//
 // Fresh runs for the functions that touch a live cluster or the host's
-// Docker (Up, Deploy, Test, Drill).
+// Docker (Up, Deploy, Test, Drill, and every verb added later that does).
 //
 // A v0.19.11 engine caches a function call for 7 days on its inputs, so a
 // second `dagger call deploy` returned the first report without running.
@@ -40,6 +45,7 @@ const (
 	opEnv                      // WithEnvVariable(name, value)
 	opKubeconfig               // WithMountedSecret(kubeconfigPath, kubeconfig)
 	opDocker                   // WithUnixSocket(dockerSocketPath, docker)
+	opReportDir                // WithDirectory(reportDir, reportSkeleton())
 )
 
 // op is one container step, in order.
@@ -52,19 +58,81 @@ type op struct {
 func execOp(args ...string) op    { return op{kind: opExec, args: args} }
 func envOp(name, value string) op { return op{kind: opEnv, name: name, value: value} }
 
-// plan is everything a cluster function runs.
+// verbExec is one run of the statex CLI: any exit code is a result (the
+// Report carries it); stdout and stderr are redirected into files.
+type verbExec struct {
+	args           []string
+	stdout, stderr string // absolute paths in the container
+}
+
+// plan is everything a verb function runs.
 type plan struct {
-	callID string
+	callID string // "" for a cached (pure) plan
 	// join runs first, in its own small container (dockerCLIImage): it puts
 	// this engine's container on kind's network. Empty: no join.
 	join []op
 	// cli are the steps on the CLI container (built from source) before
-	// the verb.
+	// the verbs.
 	cli []op
-	// verb is the statex invocation; any exit code, mapped by verbResult.
-	verb     []string
-	what     string
-	insecure bool // the verb needs InsecureRootCapabilities
+	// verbs run in order on the container cli leaves; each after the last.
+	verbs []verbExec
+	what  string
+	// report is the report file an error quotes under --fail-on-error: the
+	// one that went to stdout (Validate: the text).
+	report   string
+	insecure bool // the verbs need InsecureRootCapabilities
+}
+
+// stderrDiscard takes the stderr of Validate's repeat runs (the first run's
+// is the log): outside the report directory, never returned.
+const stderrDiscard = "/statex-stderr-repeat"
+
+// validatePlan runs the validator once per stdout format (text, JSON,
+// Markdown); the first run also writes JUnit and SARIF. Rendering is cached
+// in the container between runs (the CLI's render cache), so the repeats
+// cost little. No call ID: the result is a pure function of the source and
+// the arguments, so the engine's cache answering a repeat call is right.
+func validatePlan(env string) (plan, error) {
+	var runs []verbExec
+	for _, f := range []struct{ format, stdout, stderr string }{
+		{"json", reportJSON, reportPath(reportLog)},
+		{"text", reportText, stderrDiscard},
+		{"markdown", reportMarkdown, stderrDiscard},
+	} {
+		args, err := validateArgs(env, f.format)
+		if err != nil {
+			return plan{}, err
+		}
+		if len(runs) == 0 {
+			args = append(args, "--junit", reportPath(reportJUnit), "--sarif", reportPath(reportSARIF))
+		}
+		runs = append(runs, verbExec{args: args, stdout: reportPath(f.stdout), stderr: f.stderr})
+	}
+	return plan{
+		cli:    []op{{kind: opReportDir}},
+		verbs:  runs,
+		what:   "validate --env " + env,
+		report: reportText,
+	}, nil
+}
+
+// stepSummaryEnv is where the CLI writes its Markdown step summary
+// (--github); pointed into the report directory.
+const stepSummaryEnv = "GITHUB_STEP_SUMMARY"
+
+// clusterVerb is the one run of a cluster verb: stdout in its format, stderr
+// as the log.
+func clusterVerb(args []string, format string) (verbExec, string) {
+	out := reportText
+	if format == "json" {
+		out = reportJSON
+	}
+	return verbExec{args: args, stdout: reportPath(out), stderr: reportPath(reportLog)}, out
+}
+
+// reportSteps prepare the report directory for a cluster verb.
+func reportSteps() []op {
+	return []op{{kind: opReportDir}, envOp(stepSummaryEnv, reportPath(reportMarkdown))}
 }
 
 // installUpTools installs what `statex up` drives: the Docker CLI (kind and
@@ -81,17 +149,19 @@ func upPlan(callID, env, format string) (plan, error) {
 	if err != nil {
 		return plan{}, err
 	}
+	verb, report := clusterVerb(args, format)
+	cli := append([]op{installUpTools}, reportSteps()...)
 	return plan{
 		callID: callID,
 		join:   joinOps(callID, joinCreate),
-		cli: []op{
-			installUpTools,
-			{kind: opDocker},
+		cli: append(cli,
+			op{kind: opDocker},
 			envOp("STATEX_KIND_API", "internal"),
 			envOp(callIDEnv, callID),
-		},
-		verb:     args,
+		),
+		verbs:    []verbExec{verb},
 		what:     "up --env " + env,
+		report:   report,
 		insecure: true, // kind nodes and debootstrap need real root
 	}, nil
 }
@@ -101,7 +171,7 @@ func deployPlan(callID, env, format string, dryRun, joinKind bool) (plan, error)
 	if err != nil {
 		return plan{}, err
 	}
-	return kubePlan(callID, "deploy --env "+env, args, joinKind), nil
+	return kubePlan(callID, "deploy --env "+env, args, format, joinKind), nil
 }
 
 func testPlan(callID, env, format string, joinKind bool) (plan, error) {
@@ -109,7 +179,7 @@ func testPlan(callID, env, format string, joinKind bool) (plan, error) {
 	if err != nil {
 		return plan{}, err
 	}
-	return kubePlan(callID, "check --env "+env, args, joinKind), nil
+	return kubePlan(callID, "check --env "+env, args, format, joinKind), nil
 }
 
 func drillPlan(callID, env, format string, scenarios []string, joinKind bool) (plan, error) {
@@ -117,18 +187,20 @@ func drillPlan(callID, env, format string, scenarios []string, joinKind bool) (p
 	if err != nil {
 		return plan{}, err
 	}
-	return kubePlan(callID, "drill --env "+env, args, joinKind), nil
+	return kubePlan(callID, "drill --env "+env, args, format, joinKind), nil
 }
 
 // kubePlan runs a verb against the cluster of a mounted kubeconfig. With
 // joinKind (a Docker socket was given), the engine joins kind's network
 // first; the network must exist already (no cluster, nothing to reach).
-func kubePlan(callID, what string, verb []string, joinKind bool) plan {
+func kubePlan(callID, what string, args []string, format string, joinKind bool) plan {
+	verb, report := clusterVerb(args, format)
 	p := plan{
 		callID: callID,
-		cli:    []op{{kind: opKubeconfig}, envOp(callIDEnv, callID)},
-		verb:   verb,
+		cli:    append(reportSteps(), op{kind: opKubeconfig}, envOp(callIDEnv, callID)),
+		verbs:  []verbExec{verb},
 		what:   what,
+		report: report,
 	}
 	if joinKind {
 		p.join = joinOps(callID, joinRequire)

@@ -187,12 +187,15 @@ func TestClusterPlanSteps(t *testing.T) {
 		if p.insecure != tc.insecure {
 			t.Errorf("%s: insecure = %v", tc.name, p.insecure)
 		}
-		if len(p.verb) < 2 || p.verb[0] != cliPath || p.verb[1] != tc.verb {
-			t.Errorf("%s: verb %q", tc.name, p.verb)
+		if len(p.verbs) != 1 {
+			t.Fatalf("%s: %d verb runs, want 1 (a cluster verb runs once)", tc.name, len(p.verbs))
+		}
+		if v := p.verbs[0].args; len(v) < 2 || v[0] != cliPath || v[1] != tc.verb {
+			t.Errorf("%s: verb %q", tc.name, v)
 		}
 	}
-	if p := plans["Deploy --docker --dry-run"]; !slices.Contains(p.verb, "--dry-run") {
-		t.Errorf("dry run lost: %q", p.verb)
+	if p := plans["Deploy --docker --dry-run"]; !slices.Contains(p.verbs[0].args, "--dry-run") {
+		t.Errorf("dry run lost: %q", p.verbs[0].args)
 	}
 	// argument errors surface before anything runs
 	if _, err := upPlan("1-00", "-x", "text"); err == nil {
@@ -248,6 +251,9 @@ func TestCachePragmas(t *testing.T) {
 		}
 	}
 	want := []string{"Deploy", "Drill", "Test", "Up"}
+	if len(all) < 8 {
+		t.Fatalf("found %d functions in main.go: %q", len(all), all)
+	}
 	slices.Sort(never)
 	slices.Sort(live)
 	if !slices.Equal(never, want) {
@@ -256,7 +262,7 @@ func TestCachePragmas(t *testing.T) {
 	if !slices.Equal(live, want) {
 		t.Errorf("functions taking a kubeconfig or socket: %q, want %q (each must be uncached and use a plan)", live, want)
 	}
-	for _, fn := range []string{"Render", "Validate"} {
+	for _, fn := range []string{"Render", "Validate", "ValidateAll", "UnitTests"} {
 		if !slices.Contains(all, fn) || slices.Contains(never, fn) {
 			t.Errorf("%s must exist and stay cached (a pure function of the source)", fn)
 		}

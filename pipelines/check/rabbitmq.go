@@ -62,17 +62,14 @@ func checkRabbitMQ(ctx context.Context, e *Env) Result {
 			return "nothing declared", nil
 		}
 		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			return "", err
-		}
-		defer ch.Close()
-		for _, q := range []string{queue, queue + ".dlq"} {
-			if _, err := ch.QueueDelete(q, false, false, false); err != nil {
-				return "", err
+		return service.OnChannel(conn, func(ch *amqp.Channel) (string, error) {
+			for _, q := range []string{queue, queue + ".dlq"} {
+				if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+					return "", err
+				}
 			}
-		}
-		return "deleted " + queue + " and " + queue + ".dlq", nil
+			return "deleted " + queue + " and " + queue + ".dlq", nil
+		})
 	})
 	return finish("rabbitmq", &s, start)
 }

@@ -27,24 +27,13 @@ func checkRedis(ctx context.Context, e *Env) Result {
 		return "secret " + service.RedisSecret, err
 	})
 	s.Do("every Sentinel names the same master", func() (string, error) {
-		pods, err := c.Pods(ctx, service.RedisService)
+		all, err := service.RedisSentinels(ctx, c, password, redis.Options{})
 		if err != nil {
 			return "", err
 		}
-		var clients []*redis.SentinelClient
-		for _, p := range pods {
-			// The address Sentinel itself announces: the dialer maps it to
-			// a port-forward, and the client sees the names Sentinel uses.
-			addr := service.RedisAddr(p.Name, c.Namespace, service.SentinelPort)
-			sentinels = append(sentinels, addr)
-			clients = append(clients, redis.NewSentinelClient(&redis.Options{Addr: addr, Password: password, Dialer: c.PodDialer()}))
-		}
-		defer func() {
-			for _, sc := range clients {
-				sc.Close()
-			}
-		}()
-		return service.SentinelsAgree(ctx, clients, service.RedisMasterName, service.RedisMembers)
+		defer all.Close()
+		sentinels = all.Addrs
+		return all.Agree(ctx)
 	})
 	key := "statex:check:" + e.RunID
 	value := "v-" + e.RunID

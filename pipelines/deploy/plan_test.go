@@ -1,26 +1,16 @@
 package deploy
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/statex/infrastructure/pipelines/internal/testrepo"
 	"github.com/statex/infrastructure/pipelines/manifest"
 )
 
 func TestPlanOrdersTheRepositorysEnvironments(t *testing.T) {
-	root, _ := filepath.Abs("../..")
-	envs, err := manifest.LoadEnvironments(filepath.Join(root, manifest.EnvironmentsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, env := range envs.Environments {
-		r, err := manifest.Render(context.Background(), root, envs, env.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan, err := Plan(r.Objects)
+	for _, env := range testrepo.Environments(t).Environments {
+		plan, err := Plan(testrepo.Rendered(t, env.Name).Objects)
 		if err != nil {
 			t.Fatalf("%s: %v", env.Name, err)
 		}

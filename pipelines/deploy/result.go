@@ -31,6 +31,9 @@ type Result struct {
 	Failure  *Failure  `json:"failure,omitempty"`
 	Rollback *Rollback `json:"rollback,omitempty"`
 	Duration Seconds   `json:"durationSeconds"`
+	// Warnings are the API server's warnings seen during the deploy, each
+	// once (a deprecated API, Pod Security admitted in warn mode).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // StageResult is one stage: what was written and how its workloads ended.

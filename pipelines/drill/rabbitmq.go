@@ -86,22 +86,14 @@ func rabbitmqLeaderPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 			})
 			s.Do("3 running cluster nodes, no partition, no alarm", func() (string, error) { return clusterWhole(ctx) })
 			s.Do("declare a quorum queue; find its leader", func() (string, error) {
-				conn, pod, err := dial(ctx)
-				if err != nil {
-					return "", err
-				}
-				defer conn.Close()
-				ch, err := conn.Channel()
-				if err != nil {
-					return "", err
-				}
-				defer ch.Close()
-				if _, err := ch.QueueDeclare(queue, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
-					return "", err
-				}
-				ev, l, err := queueStatus(ctx)
-				leader, first = l, l
-				return fmt.Sprintf("queue %s declared through %s: %s", queue, pod, ev), err
+				return onChannel(ctx, dial, func(ch *amqp.Channel, pod string) (string, error) {
+					if _, err := ch.QueueDeclare(queue, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
+						return "", err
+					}
+					ev, l, err := queueStatus(ctx)
+					leader, first = l, l
+					return fmt.Sprintf("queue %s declared through %s: %s", queue, pod, ev), err
+				})
 			})
 		},
 		write: func(ctx context.Context, seq int) (string, error) {
@@ -172,35 +164,36 @@ func rabbitmqLeaderPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 
 		cleanupStep: "delete the drill queue",
 		cleanup: func(ctx context.Context) (string, error) {
-			conn, _, err := dial(ctx)
-			if err != nil {
-				return "", err
-			}
-			defer conn.Close()
-			ch, err := conn.Channel()
-			if err != nil {
-				return "", err
-			}
-			defer ch.Close()
-			purged, err := ch.QueueDelete(queue, false, false, false)
-			return fmt.Sprintf("deleted %s (%d messages left in it)", queue, purged), err
+			return onChannel(ctx, dial, func(ch *amqp.Channel, _ string) (string, error) {
+				purged, err := ch.QueueDelete(queue, false, false, false)
+				return fmt.Sprintf("deleted %s (%d messages left in it)", queue, purged), err
+			})
 		},
 	})
 }
 
-// drainQueue consumes every message in queue (bounded by its count at the
-// start) and returns the sequence numbers seen.
-func drainQueue(ctx context.Context, dial func(context.Context) (*amqp.Connection, string, error), queue string) (map[int]bool, error) {
-	conn, _, err := dial(ctx)
+// amqpDial connects to a RabbitMQ node and says which pod it reached.
+type amqpDial func(context.Context) (*amqp.Connection, string, error)
+
+// onChannel runs fn on a channel of a new connection (and the pod it
+// reached), closing both after.
+func onChannel[T any](ctx context.Context, dial amqpDial, fn func(ch *amqp.Channel, pod string) (T, error)) (T, error) {
+	conn, pod, err := dial(ctx)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return nil, err
-	}
-	defer ch.Close()
+	return service.OnChannel(conn, func(ch *amqp.Channel) (T, error) { return fn(ch, pod) })
+}
+
+// drainQueue consumes every message in queue (bounded by its count at the
+// start) and returns the sequence numbers seen.
+func drainQueue(ctx context.Context, dial amqpDial, queue string) (map[int]bool, error) {
+	return onChannel(ctx, dial, func(ch *amqp.Channel, _ string) (map[int]bool, error) { return drain(ch, queue) })
+}
+
+func drain(ch *amqp.Channel, queue string) (map[int]bool, error) {
 	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, amqp.Table{"x-queue-type": "quorum"})
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package drill
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,22 +18,7 @@ import (
 func redisMasterPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 	c := e.Cluster
 	var password, master string
-	var sentinels []*redis.SentinelClient
-	// masterPod asks the Sentinels in turn (one dies with the master) which
-	// pod is the master.
-	masterPod := func(ctx context.Context) (string, error) {
-		var errs []error
-		for _, sc := range sentinels {
-			addr, err := sc.GetMasterAddrByName(ctx, service.RedisMasterName).Result()
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			pod, _, _ := strings.Cut(addr[0], ".")
-			return pod, nil
-		}
-		return "", fmt.Errorf("no Sentinel named a master: %w", errors.Join(errs...))
-	}
+	var sentinels service.Sentinels
 	client := func(pod string) *redis.Client {
 		return redis.NewClient(&redis.Options{
 			Addr:     service.RedisAddr(pod, c.Namespace, service.RedisPort),
@@ -52,11 +36,7 @@ func redisMasterPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 	}
 	var deleted int64
 	return e.run(ctx, sc, script{
-		close: func() {
-			for _, sc := range sentinels {
-				sc.Close()
-			}
-		},
+		close: func() { sentinels.Close() },
 		prepare: func(s *verdict.Steps) {
 			s.Do("read the credentials", func() (string, error) {
 				var err error
@@ -64,27 +44,23 @@ func redisMasterPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 				return "secret " + service.RedisSecret, err
 			})
 			s.Do("every Sentinel names the same master", func() (string, error) {
-				pods, err := c.Pods(ctx, service.RedisService)
+				// Short timeouts, no retries: one Sentinel dies with the
+				// master, and the writer must not wait on it.
+				var err error
+				if sentinels, err = service.RedisSentinels(ctx, c, password, redis.Options{DialTimeout: 2 * time.Second, MaxRetries: -1}); err != nil {
+					return "", err
+				}
+				ev, err := sentinels.Agree(ctx)
 				if err != nil {
 					return "", err
 				}
-				for _, p := range pods {
-					sentinels = append(sentinels, redis.NewSentinelClient(&redis.Options{
-						Addr: service.RedisAddr(p.Name, c.Namespace, service.SentinelPort), Password: password,
-						Dialer: c.PodDialer(), DialTimeout: 2 * time.Second, MaxRetries: -1,
-					}))
-				}
-				ev, err := service.SentinelsAgree(ctx, sentinels, service.RedisMasterName, service.RedisMembers)
-				if err != nil {
-					return "", err
-				}
-				master, err = masterPod(ctx)
+				master, err = sentinels.MasterPod(ctx)
 				return ev, err
 			})
 		},
 		write: func(ctx context.Context, seq int) (string, error) {
 			if conn == nil {
-				pod, err := masterPod(ctx)
+				pod, err := sentinels.MasterPod(ctx)
 				if err != nil {
 					return "", err
 				}
@@ -119,11 +95,11 @@ func redisMasterPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 
 		wholeStep: "Sentinels agree again; the master has 2 connected replicas",
 		whole: func(ctx context.Context) (string, error) {
-			ev, err := service.SentinelsAgree(ctx, sentinels, service.RedisMasterName, service.RedisMembers)
+			ev, err := sentinels.Agree(ctx)
 			if err != nil {
 				return "", err
 			}
-			now, err := masterPod(ctx)
+			now, err := sentinels.MasterPod(ctx)
 			if err != nil {
 				return "", err
 			}
@@ -147,7 +123,7 @@ func redisMasterPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 		// bound, not none.
 		surviveStep: "look up every acknowledged write on the master",
 		survived: func(ctx context.Context, acks []ack) (map[int]bool, string, error) {
-			pod, err := masterPod(ctx)
+			pod, err := sentinels.MasterPod(ctx)
 			if err != nil {
 				return nil, "", err
 			}
@@ -170,7 +146,7 @@ func redisMasterPodKill(ctx context.Context, e *Env, sc Scenario) Result {
 
 		cleanupStep: "remove the drill keys",
 		cleanup: func(ctx context.Context) (string, error) {
-			pod, err := masterPod(ctx)
+			pod, err := sentinels.MasterPod(ctx)
 			if err != nil {
 				return "", err
 			}

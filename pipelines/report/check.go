@@ -21,6 +21,7 @@ func CheckText(w io.Writer, r *check.Report, st Style) error {
 		b.WriteString("\n")
 		writeSteps(&b, res.Steps)
 	}
+	writeWarnings(&b, r.Warnings, st)
 	fmt.Fprintf(&b, "%s: %s in %.1fs\n", r.Env, CheckSummary(r), r.Seconds)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -77,6 +78,7 @@ func CheckMarkdown(r *check.Report) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d/%d | %.1fs | %s |\n", res.Service, res.Verdict, passed, len(res.Steps), res.Seconds, mdEscape(detail))
 	}
+	b.WriteString(warningsMarkdown(r.Warnings))
 	return b.String()
 }
 

@@ -83,6 +83,7 @@ func DeployText(w io.Writer, r *deploy.Result, st Style) error {
 			fmt.Fprintf(&b, ", NOT healthy: %s\n", rb.Error)
 		}
 	}
+	writeWarnings(&b, r.Warnings, st)
 	fmt.Fprintf(&b, "%s: %s", r.Env, DeploySummary(r))
 	fmt.Fprintf(&b, " in %.1fs\n", float64(r.Duration))
 	_, err := io.WriteString(w, b.String())
@@ -204,6 +205,7 @@ func DeployMarkdown(r *deploy.Result) string {
 	if rb := r.Rollback; rb != nil {
 		fmt.Fprintf(&b, "\n**rollback** to revision %d: %d restored, %d deleted, serving: %v\n", rb.To, len(rb.Restored), len(rb.Deleted), rb.Ready)
 	}
+	b.WriteString(warningsMarkdown(r.Warnings))
 	return b.String()
 }
 

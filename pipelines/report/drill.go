@@ -23,6 +23,7 @@ func DrillText(w io.Writer, r *drill.Report, st Style) error {
 		b.WriteString("\n    fault: " + res.Fault + "\n")
 		writeSteps(&b, res.Steps)
 	}
+	writeWarnings(&b, r.Warnings, st)
 	fmt.Fprintf(&b, "%s: %s in %.1fs\n", r.Env, DrillSummary(r), r.Seconds)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -59,6 +60,7 @@ func DrillMarkdown(r *drill.Report) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", res.Scenario, res.Verdict, rto, rpo, lost, recovery, mdEscape(detail))
 	}
+	b.WriteString(warningsMarkdown(r.Warnings))
 	return b.String()
 }
 

@@ -81,14 +81,22 @@ func MinIOHealth(ctx context.Context, addrs []string, want int) (string, error) 
 			return "", fmt.Errorf("server at %s: live %s", a, resp.Status)
 		}
 	}
-	resp, err := get("http://" + addrs[0] + "/minio/health/cluster")
-	if err != nil {
-		return "", err
+	// Every server must see write quorum, not only the first: a server that
+	// restarted answers live before it has rejoined, and a PUT it takes is
+	// refused ("Resource requested is unwritable, please reduce your request
+	// rate") while the first server already reports the cluster healthy.
+	quorum := ""
+	for _, a := range addrs {
+		resp, err := get("http://" + a + "/minio/health/cluster")
+		if err != nil {
+			return "", err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("server at %s: cluster health %s (no write quorum)", a, resp.Status)
+		}
+		quorum = resp.Header.Get("X-Minio-Write-Quorum")
 	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("cluster health %s (no write quorum)", resp.Status)
-	}
-	return fmt.Sprintf("%d live; write quorum %s", len(addrs), resp.Header.Get("X-Minio-Write-Quorum")), nil
+	return fmt.Sprintf("%d live, each sees write quorum %s", len(addrs), quorum), nil
 }
 
 // MakeOwnBucket creates a bucket whose name is unique to this run. A

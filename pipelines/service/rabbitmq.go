@@ -141,51 +141,57 @@ func JudgeQuorumMembers(out string, want int) (string, error) {
 	return ev, nil
 }
 
+// OnChannel runs fn on a channel of its own and closes it after: a
+// channel-level error (a failed declare, a missing queue) closes the channel, and
+// must not break the next task on the same connection.
+func OnChannel[T any](conn *amqp.Connection, fn func(*amqp.Channel) (T, error)) (T, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer ch.Close()
+	return fn(ch)
+}
+
 // DeclareWithDLQ declares queue (quorum, dead-lettering to queue.dlq) and
 // queue.dlq (quorum).
 func DeclareWithDLQ(conn *amqp.Connection, queue string) (string, error) {
-	ch, err := conn.Channel()
-	if err != nil {
-		return "", err
-	}
-	defer ch.Close()
-	dlq := queue + ".dlq"
-	if _, err := ch.QueueDeclare(dlq, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
-		return "", err
-	}
-	if _, err := ch.QueueDeclare(queue, true, false, false, false, amqp.Table{
-		"x-queue-type": "quorum", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq,
-	}); err != nil {
-		return "", err
-	}
-	return "quorum queues " + queue + " and " + dlq, nil
+	return OnChannel(conn, func(ch *amqp.Channel) (string, error) {
+		dlq := queue + ".dlq"
+		if _, err := ch.QueueDeclare(dlq, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
+			return "", err
+		}
+		if _, err := ch.QueueDeclare(queue, true, false, false, false, amqp.Table{
+			"x-queue-type": "quorum", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq,
+		}); err != nil {
+			return "", err
+		}
+		return "quorum queues " + queue + " and " + dlq, nil
+	})
 }
 
 // PublishConsume publishes body with a confirm, then consumes and acks it.
 func PublishConsume(ctx context.Context, conn *amqp.Connection, queue, body string) (string, error) {
-	ch, err := conn.Channel()
-	if err != nil {
-		return "", err
-	}
-	defer ch.Close()
-	d, err := publishThenGet(ctx, ch, queue, body)
-	if err != nil {
-		return "", err
-	}
-	if err := d.Ack(false); err != nil {
-		return "", err
-	}
-	return "published (confirmed), consumed, acked", nil
+	return OnChannel(conn, func(ch *amqp.Channel) (string, error) {
+		d, err := publishThenGet(ctx, ch, queue, body)
+		if err != nil {
+			return "", err
+		}
+		if err := d.Ack(false); err != nil {
+			return "", err
+		}
+		return "published (confirmed), consumed, acked", nil
+	})
 }
 
 // RejectToDLQ publishes, rejects without requeue and finds the message in
 // the dead-letter queue with an x-death header naming the queue.
 func RejectToDLQ(ctx context.Context, conn *amqp.Connection, queue, body string) (string, error) {
-	ch, err := conn.Channel()
-	if err != nil {
-		return "", err
-	}
-	defer ch.Close()
+	return OnChannel(conn, func(ch *amqp.Channel) (string, error) { return rejectToDLQ(ctx, ch, queue, body) })
+}
+
+func rejectToDLQ(ctx context.Context, ch *amqp.Channel, queue, body string) (string, error) {
 	d, err := publishThenGet(ctx, ch, queue, body)
 	if err != nil {
 		return "", err

@@ -3,6 +3,7 @@ package service
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -159,6 +160,62 @@ func SentinelsAgree(ctx context.Context, sentinels []*redis.SentinelClient, name
 		return fmt.Sprintf("%d sentinels agree: master %s", len(sentinels), master), nil
 	}
 	return "", fmt.Errorf("no sentinel answered")
+}
+
+// Sentinels is a Sentinel client on every Redis pod. The zero value has
+// none: Agree fails, MasterPod finds no master, Close does nothing.
+type Sentinels struct {
+	// Addrs are the addresses Sentinel itself announces: the pod dialer
+	// maps them to port-forwards, and a failover client given them sees the
+	// names Sentinel uses.
+	Addrs   []string
+	Clients []*redis.SentinelClient
+}
+
+// RedisSentinels makes a Sentinel client for every Redis pod, with opts'
+// timeouts and retries (address, password and dialer are set here). The
+// clients connect on first use; Close them.
+func RedisSentinels(ctx context.Context, c *kube.Cluster, password string, opts redis.Options) (Sentinels, error) {
+	pods, err := c.Pods(ctx, RedisService)
+	if err != nil {
+		return Sentinels{}, err
+	}
+	var s Sentinels
+	for _, p := range pods {
+		o := opts
+		o.Addr, o.Password, o.Dialer = RedisAddr(p.Name, c.Namespace, SentinelPort), password, c.PodDialer()
+		s.Addrs = append(s.Addrs, o.Addr)
+		s.Clients = append(s.Clients, redis.NewSentinelClient(&o))
+	}
+	return s, nil
+}
+
+// Agree is SentinelsAgree for the platform's master name and size.
+func (s Sentinels) Agree(ctx context.Context) (string, error) {
+	return SentinelsAgree(ctx, s.Clients, RedisMasterName, RedisMembers)
+}
+
+// MasterPod asks the Sentinels in turn (one dies with the master in a
+// drill) which pod is the master.
+func (s Sentinels) MasterPod(ctx context.Context) (string, error) {
+	var errs []error
+	for _, sc := range s.Clients {
+		addr, err := sc.GetMasterAddrByName(ctx, RedisMasterName).Result()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		pod, _, _ := strings.Cut(addr[0], ".")
+		return pod, nil
+	}
+	return "", fmt.Errorf("no Sentinel named a master: %w", errors.Join(errs...))
+}
+
+// Close closes every client.
+func (s Sentinels) Close() {
+	for _, sc := range s.Clients {
+		sc.Close()
+	}
 }
 
 // WriteAndWait sets key on the master and waits until replicas replicas

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/statex/infrastructure/pipelines/internal/testrepo"
 	"github.com/statex/infrastructure/pipelines/manifest"
 )
 
@@ -45,15 +46,7 @@ func TestValidateAllEnvironmentsProcess(t *testing.T) {
 }
 
 func repoEnvironments(t testing.TB) (string, *manifest.Environments) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	envs, err := manifest.LoadEnvironments(filepath.Join(root, manifest.EnvironmentsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root, envs
+	return testrepo.Root(t), testrepo.Environments(t)
 }
 
 // timeRuns runs cmd n times and returns the median wall time.

@@ -5,9 +5,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/statex/infrastructure/pipelines/internal/testrepo"
 	"github.com/statex/infrastructure/pipelines/manifest"
 )
 
@@ -64,19 +64,7 @@ func BenchmarkValidate(b *testing.B) {
 		benchmarkValidate(b, data, opts)
 	})
 	b.Run("rendered-kind", func(b *testing.B) {
-		root, err := filepath.Abs("../..")
-		if err != nil {
-			b.Fatal(err)
-		}
-		envs, err := manifest.LoadEnvironments(filepath.Join(root, manifest.EnvironmentsFile))
-		if err != nil {
-			b.Fatal(err)
-		}
-		r, err := manifest.Render(context.Background(), root, envs, "kind")
-		if err != nil {
-			b.Fatal(err)
-		}
-		env, _ := envs.Get("kind")
-		benchmarkValidate(b, r.YAML, Options{DefaultNamespace: envs.NamespaceOf(env), GeneratedSecrets: envs.GeneratedSecrets})
+		envs := testrepo.Environments(b)
+		benchmarkValidate(b, testrepo.Rendered(b, "kind").YAML, Options{DefaultNamespace: envs.NamespaceOf(testrepo.Env(b, "kind")), GeneratedSecrets: envs.GeneratedSecrets})
 	})
 }

@@ -110,6 +110,10 @@ type Report[R any] struct {
 	Failed    int     `json:"failed"`
 	Skipped   int     `json:"skipped"`
 	Seconds   float64 `json:"seconds"`
+	// Warnings are the API server's warnings (deprecated APIs, Pod
+	// Security admitted in warn mode) seen during the run, each once: they
+	// pass no verdict but must not be lost with the terminal.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // HasFailures reports whether a result failed.

@@ -114,6 +114,7 @@ func (a *app) checkEnv(ctx context.Context, envs *manifest.Environments, f check
 		fmt.Fprintln(stderr, "statex check:", err)
 		return exitUsage
 	}
+	rep.Warnings = a.warnings.list()
 	var failed []string
 	for _, r := range rep.Results {
 		if r.Verdict == check.Fail {

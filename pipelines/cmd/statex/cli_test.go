@@ -20,7 +20,9 @@ import (
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/statex/infrastructure/pipelines/check"
+	"github.com/statex/infrastructure/pipelines/deploy"
 	"github.com/statex/infrastructure/pipelines/drill"
+	"github.com/statex/infrastructure/pipelines/internal/testrepo"
 	"github.com/statex/infrastructure/pipelines/kube"
 	"github.com/statex/infrastructure/pipelines/manifest"
 )
@@ -81,16 +83,8 @@ func TestCompletion(t *testing.T) {
 			t.Errorf("completion %s: exit %d, %d bytes: %s", shell, code, len(out), errs)
 		}
 	}
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	envs, err := manifest.LoadEnvironments(filepath.Join(root, manifest.EnvironmentsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var envNames []string
-	for _, e := range envs.Environments {
+	for _, e := range testrepo.Environments(t).Environments {
 		envNames = append(envNames, e.Name)
 	}
 	var scenarios []string
@@ -244,7 +238,7 @@ func TestContextSelectsTheCluster(t *testing.T) {
 
 // An API server's warnings (a deprecated API, Pod Security in warn mode)
 // reach stderr through client-go's warning handler, once each, and the
-// step summary lists them.
+// reports (JSON, text, Markdown) list them.
 func TestAPIServerWarningsReachTheTerminal(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Warning", `299 - "policy/v1beta1 PodDisruptionBudget is deprecated"`)
@@ -272,8 +266,16 @@ func TestAPIServerWarningsReachTheTerminal(t *testing.T) {
 	if n := strings.Count(stderr.String(), "PodDisruptionBudget is deprecated"); n != 1 || !strings.Contains(stderr.String(), "level=WARN") {
 		t.Errorf("%d warnings on stderr, want 1 at WARN:\n%s", n, stderr.String())
 	}
-	if md := a.warnings.markdown(); !strings.Contains(md, "API server warnings (1)") || !strings.Contains(md, "PodDisruptionBudget") {
-		t.Errorf("summary section:\n%s", md)
+	// The deploy report carries what the handler kept, in every format.
+	for _, format := range []string{formatJSON, formatText, formatMarkdown} {
+		var out, errb bytes.Buffer
+		res := &deploy.Result{Env: "staging", Namespace: "ns", Status: deploy.ReleaseSucceeded, Revision: 2}
+		if code := emitDeploy(res, nil, deployFlags{format: format}, a.warnings, &out, &errb); code != exitOK {
+			t.Fatalf("%s: exit %d: %s", format, code, errb.String())
+		}
+		if n := strings.Count(out.String(), "PodDisruptionBudget is deprecated"); n != 1 {
+			t.Errorf("%s report: the warning %d times, want once:\n%s", format, n, out.String())
+		}
 	}
 }
 

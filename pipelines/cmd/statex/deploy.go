@@ -158,6 +158,7 @@ func emitDeploy(res *deploy.Result, derr error, f deployFlags, warnings *apiWarn
 		return exitUsage
 	}
 	if res != nil {
+		res.Warnings = warnings.list()
 		if f.junit != "" {
 			if err := writeFile(f.junit, func(w io.Writer) error { return report.DeployJUnit(w, res) }); err != nil {
 				fmt.Fprintf(stderr, "statex deploy: --junit %s: report not written: %v (what ran is in the progress lines above; the release record is in the namespace)\n", f.junit, err)
@@ -167,12 +168,12 @@ func emitDeploy(res *deploy.Result, derr error, f deployFlags, warnings *apiWarn
 				return exitUsage
 			}
 		}
-		if err := writeDeployReport(stdout, f.format, res, warnings.markdown(), isTerminal(stdout)); err != nil {
+		if err := writeDeployReport(stdout, f.format, res, isTerminal(stdout)); err != nil {
 			fmt.Fprintln(stderr, "statex deploy: report not written to stdout:", err)
 			return exitUsage
 		}
 		if f.gh {
-			stepSummary("deploy", report.DeployMarkdown(res)+warnings.markdown(), stderr)
+			stepSummary("deploy", report.DeployMarkdown(res), stderr)
 		}
 	}
 	if derr != nil {
@@ -182,14 +183,13 @@ func emitDeploy(res *deploy.Result, derr error, f deployFlags, warnings *apiWarn
 	return exitOK
 }
 
-// writeDeployReport writes the report; the markdown one ends with the API
-// server's warnings, if any.
-func writeDeployReport(w io.Writer, format string, res *deploy.Result, warnings string, color bool) error {
+// writeDeployReport writes the report in format.
+func writeDeployReport(w io.Writer, format string, res *deploy.Result, color bool) error {
 	switch format {
 	case formatJSON:
 		return report.WriteJSON(w, res)
 	case formatMarkdown:
-		_, err := io.WriteString(w, report.DeployMarkdown(res)+warnings)
+		_, err := io.WriteString(w, report.DeployMarkdown(res))
 		return err
 	}
 	return report.DeployText(w, res, report.Style{Color: color})

@@ -172,6 +172,7 @@ func (a *app) drillCommand() *cobra.Command {
 			fmt.Fprintln(stderr, "statex drill:", err)
 			return exitUsage, nil
 		}
+		rep.Warnings = a.warnings.list()
 		var failed []string
 		for _, r := range rep.Results {
 			if r.Verdict == check.Fail {

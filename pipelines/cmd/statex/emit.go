@@ -20,11 +20,8 @@ type verdictReport struct {
 	failed   []string // names of what failed
 }
 
-// emitVerdicts emits a verdict report with the API server's warnings
-// added to the step summary.
+// emitVerdicts emits a verdict report to the invocation's stderr.
 func (a *app) emitVerdicts(verb, format, junit string, gh bool, r verdictReport, stdout io.Writer) int {
-	md := r.markdown
-	r.markdown = func() string { return md() + a.warnings.markdown() }
 	return emitVerdicts(verb, format, junit, gh, r, stdout, a.stderr)
 }
 

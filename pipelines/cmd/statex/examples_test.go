@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/statex/infrastructure/pipelines/internal/testrepo"
 )
 
 // The READMEs and every verb's --help are the manual: each statex command
@@ -65,10 +67,7 @@ type example struct {
 }
 
 func TestDocumentedCommandsWork(t *testing.T) {
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testrepo.Root(t)
 	examples := docExamples(t, root)
 	examples = append(examples, helpExamples(t)...)
 	if len(examples) < 40 {

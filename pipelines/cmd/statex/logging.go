@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/go-logr/logr"
@@ -88,7 +86,7 @@ func (a *app) setupLogging() {
 // all copy the REST config, and with it the handler): each distinct
 // warning (a deprecated API, a Pod Security violation admitted in warn
 // mode) is logged once at warning level, which -v never hides, and kept
-// for the GitHub step summary.
+// for the reports (JSON, text, Markdown, step summary).
 type apiWarnings struct {
 	mu   sync.Mutex
 	seen []string
@@ -122,18 +120,4 @@ func (w *apiWarnings) list() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]string(nil), w.seen...)
-}
-
-// markdown is the warnings as a section of a step summary ("" for none).
-func (w *apiWarnings) markdown() string {
-	l := w.list()
-	if len(l) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n#### API server warnings (%d)\n\n", len(l))
-	for _, m := range l {
-		fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(m, "\n", " "))
-	}
-	return b.String()
 }

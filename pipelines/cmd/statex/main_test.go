@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/statex/infrastructure/pipelines/drill"
+	"github.com/statex/infrastructure/pipelines/internal/testrepo"
 	"github.com/statex/infrastructure/pipelines/report"
 	"github.com/statex/infrastructure/pipelines/validate"
 )
@@ -31,11 +32,7 @@ func statex(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func statexEnv(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("STATEX_ROOT", root)
+	t.Setenv("STATEX_ROOT", testrepo.Root(t))
 	for k, v := range env {
 		t.Setenv(k, v)
 	}

@@ -1,37 +1,23 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/statex/infrastructure/pipelines/manifest"
+	"github.com/statex/infrastructure/pipelines/internal/testrepo"
 )
 
 // Prod's Roundcube verifies the IMAP and SMTP certificates against the CA
 // prod supplies in Secret mail-tls, and refuses to start without it; the
 // other environments run self-signed mail TLS and do not verify.
 func TestProdRoundcubeVerifiesMailTLS(t *testing.T) {
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	envs, err := manifest.LoadEnvironments(filepath.Join(root, manifest.EnvironmentsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, env := range envs.Environments {
-		r, err := manifest.Render(context.Background(), root, envs, env.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, env := range testrepo.Environments(t).Environments {
 		var d appsv1.Deployment
-		for _, o := range r.Objects {
-			if o.Kind == "Deployment" && o.Name == "roundcube" {
+		for _, o := range testrepo.OfKind(testrepo.Rendered(t, env.Name).Objects, "Deployment") {
+			if o.Name == "roundcube" {
 				if err := json.Unmarshal(o.JSON, &d); err != nil {
 					t.Fatal(err)
 				}
