@@ -38,42 +38,6 @@ func TestSignalsJudgeCommandOutput(t *testing.T) {
 	}
 }
 
-func TestCheckSentinel(t *testing.T) {
-	replica := func(ip, flags, link string) string {
-		return "name\n" + ip + ":6379\nip\n" + ip + "\nport\n6379\nflags\n" + flags + "\nmaster-link-status\n" + link + "\n"
-	}
-	sentinel := func(ip, flags string) string {
-		return "name\nrun" + ip + "\nip\n" + ip + "\nport\n26379\nflags\n" + flags + "\n"
-	}
-	master := "#master\nname\nstatex\nip\n10.0.0.1\nflags\nmaster\nnum-slaves\n2\nnum-other-sentinels\n2\nquorum\n2\n"
-	healthy := master +
-		"#replicas\n" + replica("10.0.0.2", "slave", "ok") + replica("10.0.0.3", "slave", "ok") +
-		"#sentinels\n" + sentinel("10.0.0.2", "sentinel") + sentinel("10.0.0.3", "sentinel")
-	if err := checkSentinel(healthy, 3); err != nil {
-		t.Errorf("healthy: %v", err)
-	}
-	// After a drill the killed pod's old address stays behind, s_down: it
-	// must neither count nor keep the signal from passing.
-	stale := master +
-		"#replicas\n" + replica("10.0.0.2", "slave", "ok") + replica("10.0.0.9", "s_down,slave,disconnected", "err") + replica("10.0.0.3", "slave", "ok") +
-		"#sentinels\n" + sentinel("10.0.0.2", "sentinel") + sentinel("10.0.0.9", "s_down,sentinel,disconnected") + sentinel("10.0.0.3", "sentinel")
-	if err := checkSentinel(stale, 3); err != nil {
-		t.Errorf("stale entries beside healthy ones: %v", err)
-	}
-	for name, out := range map[string]string{
-		"s_down master":        strings.Replace(healthy, "flags\nmaster\n", "flags\ns_down,master\n", 1),
-		"one replica down":     strings.Replace(healthy, replica("10.0.0.3", "slave", "ok"), replica("10.0.0.3", "s_down,slave", "err"), 1),
-		"replica link down":    strings.Replace(healthy, replica("10.0.0.3", "slave", "ok"), replica("10.0.0.3", "slave", "err"), 1),
-		"one replica missing":  strings.Replace(healthy, replica("10.0.0.3", "slave", "ok"), "", 1),
-		"one sentinel missing": strings.Replace(healthy, sentinel("10.0.0.3", "sentinel"), "", 1),
-		"no answer":            "",
-	} {
-		if err := checkSentinel(out, 3); err == nil {
-			t.Errorf("%s passed", name)
-		}
-	}
-}
-
 func TestReadyCounts(t *testing.T) {
 	for _, tc := range []struct {
 		obj          string
