@@ -47,6 +47,10 @@ type Result struct {
 // Report is a check run over an environment.
 type Report = verdict.Report[Result]
 
+// Subject and Judged make a Result a verdict.Outcome.
+func (r Result) Subject() string         { return r.Service }
+func (r Result) Judged() verdict.Verdict { return r.Verdict }
+
 // finish is the service's result: FAIL if any step failed.
 func finish(service string, s *verdict.Steps, start time.Time) Result {
 	return Result{Service: service, Verdict: s.Verdict(), Steps: s.List(), Seconds: verdict.Seconds(time.Since(start))}

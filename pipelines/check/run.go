@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,10 +11,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 
 	"github.com/statex/infrastructure/pipelines/kube"
 	"github.com/statex/infrastructure/pipelines/manifest"
+	"github.com/statex/infrastructure/pipelines/target"
 	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
@@ -70,19 +71,13 @@ func (c Check) pods() []string {
 
 // Options configure a check run.
 type Options struct {
-	Env       string
-	Namespace string
-	Config    *rest.Config
+	// Target is the environment checked: its namespace, its cluster, and
+	// its image policy (a project image that cannot be pulled always fails
+	// its check; a service whose every pod waits on an image the
+	// environment may run without is SKIPPED).
+	Target *target.Target
 	// Services limits the run (empty: all).
 	Services []string
-	// ProjectImage says whether an image is built by this project: one
-	// that cannot be pulled always fails its check.
-	ProjectImage func(string) bool
-	// MayBeUnavailable says which other images the environment may run
-	// without (manifest.Environment.MayBeUnavailable): a service whose
-	// every pod waits on such an image is SKIPPED. Any other image that
-	// cannot be pulled fails the check. nil: none may be unavailable.
-	MayBeUnavailable func(image string) bool
 	// Manifests is the environment's rendered set; Prometheus' expected
 	// targets are derived from it (without it, that step fails).
 	Manifests []*manifest.Object
@@ -117,27 +112,29 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4
 	}
-	if opts.ProjectImage == nil {
-		opts.ProjectImage = func(image string) bool { return strings.HasPrefix(image, "statex/") }
+	if opts.Target == nil {
+		return nil, errors.New("check: a target is required")
 	}
-	if opts.MayBeUnavailable == nil {
-		opts.MayBeUnavailable = func(string) bool { return false }
+	t := opts.Target
+	cfg, err := t.RESTConfig()
+	if err != nil {
+		return nil, err
 	}
 	// Nothing below says "unreachable" as plainly: the first list would
 	// fail with a bare dial error.
-	if err := kube.Reachable(ctx, opts.Config); err != nil {
+	if err := kube.Reachable(ctx, cfg); err != nil {
 		return nil, err
 	}
-	c, err := kube.NewCluster(opts.Config, opts.Namespace)
+	c, err := kube.NewCluster(cfg, t.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	rep := &Report{Env: opts.Env, Namespace: opts.Namespace, RunID: verdict.NewRunID()}
+	rep := &Report{Env: t.Name, Namespace: t.Namespace, RunID: verdict.NewRunID()}
 	e := &Env{Cluster: c, RunID: rep.RunID, Unavailable: map[string]string{}, Manifests: opts.Manifests}
-	all, err := c.CS.CoreV1().Pods(opts.Namespace).List(ctx, metav1.ListOptions{})
+	all, err := c.CS.CoreV1().Pods(t.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("list pods in %s: %w", opts.Namespace, err)
+		return nil, fmt.Errorf("list pods in %s: %w", t.Namespace, err)
 	}
 	byService := map[string][]corev1.Pod{}
 	for _, p := range kube.ServerPods(all.Items) {
@@ -147,7 +144,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	pulls := map[string]pullVerdict{}
 	for svc, pods := range byService {
-		v := judgePulls(opts.Env, pods, opts.ProjectImage, opts.MayBeUnavailable)
+		v := judgePulls(t.Name, pods, t.Images.Project, t.Images.MayBeUnavailable)
 		pulls[svc] = v
 		if v.skip != "" {
 			e.Unavailable[svc] = v.skip
@@ -199,7 +196,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	wg.Wait()
 	rep.Results = make([]Result, 0, len(results))
 	for _, res := range results {
-		rep.Add(res, res.Verdict)
+		rep.Add(res)
 	}
 	rep.Seconds = verdict.Seconds(time.Since(start))
 	return rep, nil

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/statex/infrastructure/pipelines/kube"
+	"github.com/statex/infrastructure/pipelines/target"
 	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
@@ -37,7 +38,7 @@ func TestStepsAreScrubbedOfSecretsRead(t *testing.T) {
 }
 
 func TestRunStopsOnUnreachableAPIServer(t *testing.T) {
-	_, err := Run(context.Background(), Options{Env: "kind", Namespace: "x", Config: &rest.Config{Host: "https://127.0.0.1:1"}})
+	_, err := Run(context.Background(), Options{Target: target.ForConfig("kind", "x", &rest.Config{Host: "https://127.0.0.1:1"})})
 	if !kube.IsUnreachable(err) || !strings.Contains(err.Error(), "API server https://127.0.0.1:1 is unreachable") {
 		t.Errorf("error %v", err)
 	}

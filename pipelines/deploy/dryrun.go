@@ -24,7 +24,7 @@ func (e *engine) plan(ctx context.Context, res *Result, staged []stagedObjects, 
 		return err
 	}
 	res.Status = "planned"
-	res.Secrets, err = PlanSecrets(ctx, e.cs, e.opts.Namespace, e.opts.Secrets, e.opts.Env.Secrets == "external", nsExists)
+	res.Secrets, err = PlanSecrets(ctx, e.cs, e.ns, e.opts.Target.Secrets.Generated, e.opts.Target.Secrets.External, nsExists)
 	if err != nil {
 		res.Status = ReleaseFailed
 		return err
@@ -79,14 +79,14 @@ func (e *engine) plan(ctx context.Context, res *Result, staged []stagedObjects, 
 // plan every object as new).
 func (e *engine) namespaceExists(ctx context.Context) (bool, error) {
 	ns := &corev1.Namespace{}
-	err := e.c.Get(ctx, client.ObjectKey{Name: e.opts.Namespace}, ns)
+	err := e.c.Get(ctx, client.ObjectKey{Name: e.ns}, ns)
 	switch {
 	case err == nil:
 		return true, nil
 	case isNotFound(err):
 		return false, nil
 	}
-	return false, fmt.Errorf("read namespace %s: %w", e.opts.Namespace, err)
+	return false, fmt.Errorf("read namespace %s: %w", e.ns, err)
 }
 
 // desiredEqual says whether a stored object equals the one about to be

@@ -19,6 +19,7 @@ import (
 
 	"github.com/statex/infrastructure/pipelines/kube"
 	"github.com/statex/infrastructure/pipelines/manifest"
+	"github.com/statex/infrastructure/pipelines/target"
 )
 
 // FieldManager owns every field the pipeline applies (server-side apply).
@@ -39,12 +40,11 @@ func (e clusterError) Unwrap() []error { return []error{ErrCluster, e.err} }
 type Options struct {
 	// Rendered is the validated set to apply. Deploy never renders or
 	// validates itself: nothing reaches a cluster that did not pass first.
-	Rendered  *manifest.Rendered
-	Env       *manifest.Environment
-	Namespace string
-	// Secrets are the generated Secrets (manifest.Environments.GeneratedSecrets).
-	Secrets []manifest.GeneratedSecret
-	Config  *rest.Config
+	Rendered *manifest.Rendered
+	// Target is the environment deployed to: its namespace, its cluster
+	// (REST config), where its secrets come from, which images it may run
+	// without.
+	Target *target.Target
 
 	DryRun bool
 	// Force recreates objects whose immutable fields changed (a StatefulSet's
@@ -54,20 +54,12 @@ type Options struct {
 	StageTimeout time.Duration
 	// PollInterval is how often readiness is polled (default 2 s).
 	PollInterval time.Duration
-	// MayBeUnavailable says which external (not project-built) images may
-	// fail to pull: their workloads are reported "unavailable" instead of
-	// failing the stage. It is the environment's unavailableImages
-	// (manifest.Environment.MayBeUnavailable); nil tolerates none. Project
-	// images must always be present.
-	MayBeUnavailable func(image string) bool
-	// ProjectImage says whether an image is built by this project
-	// (default: the "statex/" repository prefix).
-	ProjectImage func(image string) bool
 	// Signals are the service-level readiness checks run after a stage's
 	// workloads are ready (nil: DefaultSignals; empty: none).
 	Signals []Signal
 	// Exec runs a signal's command in a pod (default: kube.Exec through
-	// the API server). Every other client is built from Config; this one
+	// the API server). Every other client is built from the target's REST
+	// config; this one
 	// can be handed in because a command needs a kubelet, and a test
 	// control plane (envtest) has none.
 	Exec ExecFunc
@@ -94,6 +86,7 @@ var keepKinds = []string{"PersistentVolumeClaim", "Namespace"}
 
 type engine struct {
 	opts    Options
+	env, ns string // the target's name and namespace
 	start   time.Time
 	c       client.Client
 	cs      kubernetes.Interface
@@ -108,8 +101,8 @@ type engine struct {
 // the deploy could not run or did not succeed; the Result is always returned
 // and says what happened.
 func Deploy(ctx context.Context, opts Options) (*Result, error) {
-	if opts.Rendered == nil || opts.Env == nil || opts.Config == nil {
-		return nil, errors.New("deploy: rendered set, environment and cluster config are required")
+	if opts.Rendered == nil || opts.Target == nil {
+		return nil, errors.New("deploy: a rendered set and a target are required")
 	}
 	if opts.StageTimeout <= 0 {
 		opts.StageTimeout = 10 * time.Minute
@@ -120,11 +113,8 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	if opts.History <= 0 {
 		opts.History = 10
 	}
-	if opts.ProjectImage == nil {
-		opts.ProjectImage = func(image string) bool { return strings.HasPrefix(image, "statex/") }
-	}
-	e := &engine{opts: opts, start: time.Now()}
-	res := &Result{Env: opts.Env.Name, Namespace: opts.Namespace, Hash: opts.Rendered.Hash, DryRun: opts.DryRun}
+	e := &engine{opts: opts, start: time.Now(), env: opts.Target.Name, ns: opts.Target.Namespace}
+	res := &Result{Env: e.env, Namespace: e.ns, Hash: opts.Rendered.Hash, DryRun: opts.DryRun}
 	defer func() { res.Duration = secondsOf(time.Since(e.start)) }()
 
 	if err := e.connect(ctx); err != nil {
@@ -141,7 +131,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		res.Status = ReleaseFailed
 		return res, err
 	}
-	hist, err := LoadHistory(ctx, e.cs, opts.Namespace, opts.Env.Name)
+	hist, err := LoadHistory(ctx, e.cs, e.ns, e.env)
 	if err != nil {
 		res.Status = ReleaseFailed
 		return res, clusterError{err}
@@ -160,10 +150,14 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 // there at all: without that, an unreachable server surfaces as whatever
 // read fails first (a dry run even reported "planned").
 func (e *engine) connect(ctx context.Context) error {
-	if err := kube.Reachable(ctx, e.opts.Config); err != nil {
+	base, err := e.opts.Target.RESTConfig()
+	if err != nil {
 		return clusterError{err}
 	}
-	cfg := rest.CopyConfig(e.opts.Config)
+	if err := kube.Reachable(ctx, base); err != nil {
+		return clusterError{err}
+	}
+	cfg := rest.CopyConfig(base)
 	// Defaults (5 QPS) make a 124-object deploy wait on the client limiter.
 	cfg.QPS, cfg.Burst = 50, 100
 	c, err := client.New(cfg, client.Options{})
@@ -179,7 +173,7 @@ func (e *engine) connect(ctx context.Context) error {
 	e.rm = ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldManager, Group: "statex.io"})
 	e.rm.SetConcurrency(4)
 	e.waiter = &waiter{c: c, interval: e.opts.PollInterval, timeout: e.opts.StageTimeout,
-		mayBeUnavailable: e.opts.MayBeUnavailable, isProject: e.opts.ProjectImage,
+		mayBeUnavailable: e.opts.Target.Images.MayBeUnavailable, isProject: e.opts.Target.Images.Project,
 		progress: func(stage string, ws []WorkloadStatus) {
 			e.emit(Event{Stage: stage, Workloads: ws})
 		}}
@@ -187,7 +181,7 @@ func (e *engine) connect(ctx context.Context) error {
 	if sigs == nil {
 		sigs = DefaultSignals
 	}
-	e.signals = &signalRunner{cfg: cfg, cs: cs, exec: e.opts.Exec, namespace: e.opts.Namespace, signals: sigs,
+	e.signals = &signalRunner{cfg: cfg, cs: cs, exec: e.opts.Exec, namespace: e.ns, signals: sigs,
 		interval: e.opts.PollInterval, timeout: e.opts.StageTimeout}
 	return nil
 }
@@ -222,7 +216,7 @@ func toUnstructured(stages []StagedObjects) ([]stagedObjects, error) {
 // run is the real deploy.
 func (e *engine) run(ctx context.Context, res *Result, staged []stagedObjects, hist *History) error {
 	prev := hist.LastSucceeded()
-	rel := &Release{Env: e.opts.Env.Name, Revision: hist.NextRevision(), Hash: e.opts.Rendered.Hash,
+	rel := &Release{Env: e.env, Revision: hist.NextRevision(), Hash: e.opts.Rendered.Hash,
 		Status: ReleasePending, Created: time.Now().UTC()}
 	for _, s := range staged {
 		for _, u := range s.objects {
@@ -235,7 +229,7 @@ func (e *engine) run(ctx context.Context, res *Result, staged []stagedObjects, h
 	}
 	res.Revision = rel.Revision
 	var applied []appliedObject
-	external := e.opts.Env.Secrets == "external"
+	external := e.opts.Target.Secrets.External
 	if external {
 		// Secrets from an external store are a precondition: check them
 		// before anything is applied, not after the foundation stage.
@@ -244,7 +238,7 @@ func (e *engine) run(ctx context.Context, res *Result, staged []stagedObjects, h
 			res.Status = ReleaseFailed
 			return err
 		}
-		plan, err := PlanSecrets(ctx, e.cs, e.opts.Namespace, e.opts.Secrets, true, nsExists)
+		plan, err := PlanSecrets(ctx, e.cs, e.ns, e.opts.Target.Secrets.Generated, true, nsExists)
 		if err != nil {
 			res.Status = ReleaseFailed
 			return err
@@ -257,7 +251,7 @@ func (e *engine) run(ctx context.Context, res *Result, staged []stagedObjects, h
 		}
 		if len(missing) > 0 {
 			res.Status, res.Secrets = ReleaseFailed, plan
-			return fmt.Errorf("secrets: external, but missing in %s: %s (provide them from the secret store; nothing was applied)", e.opts.Namespace, strings.Join(missing, "; "))
+			return fmt.Errorf("secrets: external, but missing in %s: %s (provide them from the secret store; nothing was applied)", e.ns, strings.Join(missing, "; "))
 		}
 	}
 
@@ -281,9 +275,9 @@ func (e *engine) run(ctx context.Context, res *Result, staged []stagedObjects, h
 		if err == nil && i == 0 {
 			// The namespace exists now: secrets before any workload starts,
 			// then the pending record so an interrupted deploy is prunable.
-			res.Secrets, err = EnsureSecrets(ctx, e.cs, e.opts.Namespace, e.opts.Secrets, external)
+			res.Secrets, err = EnsureSecrets(ctx, e.cs, e.ns, e.opts.Target.Secrets.Generated, external)
 			if err == nil {
-				err = saveRelease(ctx, e.cs, e.opts.Namespace, rel)
+				err = saveRelease(ctx, e.cs, e.ns, rel)
 			}
 		}
 		if err == nil {
@@ -316,7 +310,7 @@ func (e *engine) run(ctx context.Context, res *Result, staged []stagedObjects, h
 			}
 			rel.Status, rel.Failure = ReleaseFailed, res.Failure
 			if rel.secret != nil || i > 0 {
-				if serr := saveRelease(ctx, e.cs, e.opts.Namespace, rel); serr != nil {
+				if serr := saveRelease(ctx, e.cs, e.ns, rel); serr != nil {
 					err = errors.Join(err, serr)
 				}
 			}
@@ -329,16 +323,16 @@ func (e *engine) run(ctx context.Context, res *Result, staged []stagedObjects, h
 	if err := e.prune(ctx, res, hist, rel); err != nil {
 		res.Status = ReleaseFailed
 		rel.Status = ReleaseFailed
-		_ = saveRelease(ctx, e.cs, e.opts.Namespace, rel)
+		_ = saveRelease(ctx, e.cs, e.ns, rel)
 		return err
 	}
 	rel.Status = ReleaseSucceeded
-	if err := saveRelease(ctx, e.cs, e.opts.Namespace, rel); err != nil {
+	if err := saveRelease(ctx, e.cs, e.ns, rel); err != nil {
 		res.Status = ReleaseFailed
 		return err
 	}
 	hist.Releases = append(hist.Releases, rel)
-	if err := trimHistory(ctx, e.cs, e.opts.Namespace, hist, e.opts.History); err != nil {
+	if err := trimHistory(ctx, e.cs, e.ns, hist, e.opts.History); err != nil {
 		e.emit(Event{Message: "warning: " + err.Error()})
 	}
 	res.Status = ReleaseSucceeded

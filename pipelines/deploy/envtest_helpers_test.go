@@ -28,6 +28,7 @@ import (
 
 	"github.com/statex/infrastructure/pipelines/internal/envtest"
 	"github.com/statex/infrastructure/pipelines/manifest"
+	"github.com/statex/infrastructure/pipelines/target"
 )
 
 // controlPlane is the one kube-apiserver + etcd every envtest case of this
@@ -99,9 +100,7 @@ func newFixture(t *testing.T, name string) *fixture {
 func (f *fixture) options(set *manifest.Rendered) Options {
 	return Options{
 		Rendered:     set,
-		Env:          &manifest.Environment{Name: testEnvName, Namespace: f.ns},
-		Namespace:    f.ns,
-		Config:       f.cfg,
+		Target:       target.ForConfig(testEnvName, f.ns, f.cfg),
 		StageTimeout: 30 * time.Second,
 		PollInterval: 100 * time.Millisecond,
 		Signals:      []Signal{},

@@ -53,7 +53,7 @@ func TestEnvtestStagesApplyInOrderAndWaitForReadiness(t *testing.T) {
 	}
 	var execs []string
 	opts := f.options(objs)
-	opts.Secrets = []manifest.GeneratedSecret{{Name: "postgres-credentials", Keys: []string{"password"}}}
+	opts.Target.Secrets.Generated = []manifest.GeneratedSecret{{Name: "postgres-credentials", Keys: []string{"password"}}}
 	opts.Signals = []Signal{{Service: "postgres", Name: "leader elected", Container: "postgres",
 		Command: []string{"patronictl", "list"},
 		Check: func(out string, desired int) error {
@@ -402,7 +402,7 @@ func TestEnvtestDryRunPlansWithoutWriting(t *testing.T) {
 
 	plan := f.options(v1)
 	plan.DryRun = true
-	plan.Secrets = []manifest.GeneratedSecret{{Name: "minio-credentials", Keys: []string{"root-password"}}}
+	plan.Target.Secrets.Generated = []manifest.GeneratedSecret{{Name: "minio-credentials", Keys: []string{"root-password"}}}
 	res, err := f.deploy(plan)
 	if err != nil || res.Status != "planned" || res.Revision != 0 || res.Count("created") != 4 {
 		t.Fatalf("dry run into no namespace: status %s revision %d created %d err %v", res.Status, res.Revision, res.Count("created"), err)
@@ -471,7 +471,6 @@ func TestEnvtestDryRunPlansWithoutWriting(t *testing.T) {
 // "unavailable" and the deploy goes on; a project image never gets that
 // allowance.
 func TestEnvtestPodTroubleFailsTheStageEarly(t *testing.T) {
-	everything := func(string) bool { return true }
 	for _, tc := range []struct {
 		name, image, pods string
 		wantStatus        string // of the workload
@@ -485,7 +484,9 @@ func TestEnvtestPodTroubleFailsTheStageEarly(t *testing.T) {
 			f := newFixture(t, "pods")
 			opts := f.options(set(t, namespaceObj(f.ns), deploymentObj(f.ns, "minio", tc.image, tc.pods)))
 			opts.StageTimeout = time.Minute
-			opts.MayBeUnavailable = everything
+			// The environment tolerates both repositories: only the
+			// external one may use that.
+			opts.Target.Images.Unavailable = []string{manifest.ImageRepository(externalImage), "statex/minio"}
 			start := time.Now()
 			res, err := f.deploy(opts)
 			if took := time.Since(start); took > 20*time.Second {

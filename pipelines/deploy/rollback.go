@@ -135,7 +135,7 @@ func (e *engine) diagnose(ctx context.Context, stage string, cause error, ws []W
 		// The apply itself failed: the error names the object.
 		return f
 	}
-	ns := e.opts.Namespace
+	ns := e.ns
 	evs, err := e.cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String()})
 	if err == nil {
 		sort.Slice(evs.Items, func(i, j int) bool { return evs.Items[i].LastTimestamp.Before(&evs.Items[j].LastTimestamp) })

@@ -24,7 +24,7 @@ const logsWithheld = "log withheld: the namespace's Secrets could not be read to
 // the namespace's Secrets could not be read.
 func (e *engine) failureScrubber(ctx context.Context) (s kube.Scrubber, ok bool) {
 	values := renderedSecretValues(e.opts.Rendered.Objects)
-	live, err := kube.SecretValues(ctx, e.cs, e.opts.Namespace)
+	live, err := kube.SecretValues(ctx, e.cs, e.ns)
 	values = append(values, live...)
 	return kube.NewScrubber(values...), err == nil
 }

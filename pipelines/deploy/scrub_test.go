@@ -17,6 +17,7 @@ import (
 
 	"github.com/statex/infrastructure/pipelines/kube"
 	"github.com/statex/infrastructure/pipelines/manifest"
+	"github.com/statex/infrastructure/pipelines/target"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -64,7 +65,7 @@ func TestFailureLogTailsAreScrubbedOfSecretValues(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "postgres-credentials", Namespace: "ns"},
 		Data:       map[string][]byte{"superuser-password": []byte(generated), "binary": {0x1f, 0x8b, 0xff, 0x00}},
 	})
-	e := &engine{cs: cs, opts: Options{Namespace: "ns", Rendered: &manifest.Rendered{Objects: []*manifest.Object{
+	e := &engine{cs: cs, ns: "ns", opts: Options{Rendered: &manifest.Rendered{Objects: []*manifest.Object{
 		{Kind: "Secret", Name: "r", JSON: []byte(`{"kind":"Secret","data":{"k":"` + b64(rendered) + `"}}`)},
 	}}}}
 	f := &Failure{
@@ -108,8 +109,8 @@ func TestFailureLogTailsAreScrubbedOfSecretValues(t *testing.T) {
 func TestDeployStopsOnUnreachableAPIServer(t *testing.T) {
 	for _, dry := range []bool{true, false} {
 		res, err := Deploy(context.Background(), Options{
-			Rendered: &manifest.Rendered{}, Env: &manifest.Environment{Name: "kind"}, Namespace: "ns", DryRun: dry,
-			Config: &rest.Config{Host: "https://127.0.0.1:1", BearerToken: "token-must-not-show"},
+			Rendered: &manifest.Rendered{}, DryRun: dry,
+			Target: target.ForConfig("kind", "ns", &rest.Config{Host: "https://127.0.0.1:1", BearerToken: "token-must-not-show"}),
 		})
 		if !errors.Is(err, ErrCluster) || !kube.IsUnreachable(err) {
 			t.Fatalf("dry run %v: error %v", dry, err)

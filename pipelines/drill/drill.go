@@ -29,10 +29,9 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/client-go/rest"
-
 	"github.com/statex/infrastructure/pipelines/kube"
 	"github.com/statex/infrastructure/pipelines/poll"
+	"github.com/statex/infrastructure/pipelines/target"
 	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
@@ -80,6 +79,10 @@ type Result struct {
 
 // Report is a drill run over an environment.
 type Report = verdict.Report[Result]
+
+// Subject and Judged make a Result a verdict.Outcome.
+func (r Result) Subject() string         { return r.Scenario }
+func (r Result) Judged() verdict.Verdict { return r.Verdict }
 
 // Env is what a scenario gets.
 type Env struct {
@@ -151,9 +154,8 @@ func Names() []string {
 
 // Options configure a drill run.
 type Options struct {
-	Env       string
-	Namespace string
-	Config    *rest.Config
+	// Target is the environment drilled: its namespace and its cluster.
+	Target *target.Target
 	// Scenarios limits the run (empty: all).
 	Scenarios []string
 	// Timeout bounds each wait inside a scenario (default 5 minutes).
@@ -177,17 +179,24 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Minute
 	}
-	// Without this an unreachable server showed as every scenario FAILing
-	// its first step: a broken cluster judged as failed drills (exit 1).
-	if err := kube.Reachable(ctx, opts.Config); err != nil {
+	if opts.Target == nil {
+		return nil, errors.New("drill: a target is required")
+	}
+	cfg, err := opts.Target.RESTConfig()
+	if err != nil {
 		return nil, err
 	}
-	c, err := kube.NewCluster(opts.Config, opts.Namespace)
+	// Without this an unreachable server showed as every scenario FAILing
+	// its first step: a broken cluster judged as failed drills (exit 1).
+	if err := kube.Reachable(ctx, cfg); err != nil {
+		return nil, err
+	}
+	c, err := kube.NewCluster(cfg, opts.Target.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	rep := &Report{Env: opts.Env, Namespace: opts.Namespace, RunID: verdict.NewRunID()}
+	rep := &Report{Env: opts.Target.Name, Namespace: opts.Target.Namespace, RunID: verdict.NewRunID()}
 	e := &Env{Cluster: c, RunID: rep.RunID, Timeout: opts.Timeout}
 	for _, sc := range Scenarios {
 		if len(opts.Scenarios) > 0 && !slices.Contains(opts.Scenarios, sc.Name) {
@@ -205,7 +214,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		res := sc.Run(ctx, e, sc)
 		res.Reason = c.Scrubber().String(res.Reason)
 		verdict.Scrub(res.Steps, c.Scrubber().String)
-		rep.Add(res, res.Verdict)
+		rep.Add(res)
 		if opts.Progress != nil {
 			opts.Progress(res)
 		}

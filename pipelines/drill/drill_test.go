@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/statex/infrastructure/pipelines/kube"
+	"github.com/statex/infrastructure/pipelines/target"
 	"github.com/statex/infrastructure/pipelines/verdict"
 )
 
@@ -268,7 +269,7 @@ func TestRunStopsOnUnreachableAPIServer(t *testing.T) {
 	defer func() { Scenarios = saved }()
 	ran := false
 	Scenarios = []Scenario{{Name: "fake", Run: func(context.Context, *Env, Scenario) Result { ran = true; return Result{} }}}
-	rep, err := Run(context.Background(), Options{Config: &rest.Config{Host: "https://127.0.0.1:1"}})
+	rep, err := Run(context.Background(), Options{Target: target.ForConfig("kind", "x", &rest.Config{Host: "https://127.0.0.1:1"})})
 	if !kube.IsUnreachable(err) || rep != nil || ran {
 		t.Fatalf("report %v, scenario ran %v, error %v", rep, ran, err)
 	}
@@ -288,9 +289,9 @@ func TestRunAppliesGateOverrides(t *testing.T) {
 			seen = append(seen, sc.Gates)
 			return Result{Scenario: sc.Name, Verdict: "PASS"}
 		}}}
-	cfg := versionServer(t)
+	tgt := target.ForConfig("kind", "x", versionServer(t))
 	rto, rpo, lost := 20*time.Second, time.Duration(0), 3
-	for _, opts := range []Options{{Config: cfg}, {Config: cfg, MaxRTO: &rto, MaxRPO: &rpo, MaxLost: &lost}} {
+	for _, opts := range []Options{{Target: tgt}, {Target: tgt, MaxRTO: &rto, MaxRPO: &rpo, MaxLost: &lost}} {
 		if _, err := Run(context.Background(), opts); err != nil {
 			t.Fatal(err)
 		}

@@ -33,7 +33,7 @@ func TestAPIServerWarningsInEveryReport(t *testing.T) {
 		"check": {
 			value: func(ws []string) any {
 				r := &check.Report{Env: "kind", Namespace: "ns", Warnings: ws}
-				r.Add(check.Result{Service: "redis", Verdict: check.Pass}, check.Pass)
+				r.Add(check.Result{Service: "redis", Verdict: check.Pass})
 				return r
 			},
 			text:     func(w io.Writer, v any) error { return CheckText(w, v.(*check.Report), Style{}) },
@@ -42,7 +42,7 @@ func TestAPIServerWarningsInEveryReport(t *testing.T) {
 		"drill": {
 			value: func(ws []string) any {
 				r := &drill.Report{Env: "kind", Namespace: "ns", Warnings: ws}
-				r.Add(drill.Result{Scenario: "redis-failover", Verdict: check.Pass}, check.Pass)
+				r.Add(drill.Result{Scenario: "redis-failover", Verdict: check.Pass})
 				return r
 			},
 			text:     func(w io.Writer, v any) error { return DrillText(w, v.(*drill.Report), Style{}) },

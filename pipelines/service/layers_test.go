@@ -59,10 +59,12 @@ func offending(self string, deps []string, verbs []string) []string {
 func TestVerbsImportNoOtherVerb(t *testing.T) {
 	root := testrepo.Root(t)
 	verbs := []string{module + "pipelines/check", module + "pipelines/drill", module + "pipelines/deploy"}
+	// pipeline composes the verbs: only the doors may import it.
+	forbidden := append(slices.Clone(verbs), module+"pipelines/pipeline")
 	for _, pkg := range append(slices.Clone(verbs), module+"pipelines/service", module+"pipelines/kube",
-		module+"pipelines/poll", module+"pipelines/verdict") {
+		module+"pipelines/poll", module+"pipelines/verdict", module+"pipelines/target") {
 		d := deps(t, root, pkg)
-		if bad := offending(pkg, d, verbs); len(bad) > 0 {
+		if bad := offending(pkg, d, forbidden); len(bad) > 0 {
 			t.Errorf("%s imports %v (directly or not)", pkg, bad)
 		}
 	}

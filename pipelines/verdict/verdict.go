@@ -99,9 +99,17 @@ func Scrub(steps []Step, clean func(string) string) {
 	}
 }
 
+// Outcome is one judged result of a run: a service's check, a drill
+// scenario.
+type Outcome interface {
+	// Subject names what was judged (the service, the scenario).
+	Subject() string
+	Judged() Verdict
+}
+
 // Report is a run over an environment: one result per service or
 // scenario, and the tallies of their verdicts.
-type Report[R any] struct {
+type Report[R Outcome] struct {
 	Env       string  `json:"env"`
 	Namespace string  `json:"namespace"`
 	RunID     string  `json:"runId"`
@@ -119,10 +127,21 @@ type Report[R any] struct {
 // HasFailures reports whether a result failed.
 func (r *Report[R]) HasFailures() bool { return r.Failed > 0 }
 
+// FailedSubjects names the results that failed, in order.
+func (r *Report[R]) FailedSubjects() []string {
+	var out []string
+	for _, res := range r.Results {
+		if res.Judged() == Fail {
+			out = append(out, res.Subject())
+		}
+	}
+	return out
+}
+
 // Add appends a result and counts its verdict.
-func (r *Report[R]) Add(res R, v Verdict) {
+func (r *Report[R]) Add(res R) {
 	r.Results = append(r.Results, res)
-	switch v {
+	switch res.Judged() {
 	case Pass:
 		r.Passed++
 	case Fail:

@@ -50,22 +50,31 @@ func TestScrubCleansEvidenceAndErrors(t *testing.T) {
 // The report's JSON is what `statex check -o json` and `statex drill -o
 // json` have always printed: the same keys in the same order.
 func TestReportCountsAndKeepsItsJSONShape(t *testing.T) {
-	type result struct {
-		Name string `json:"name"`
-	}
 	r := &Report[result]{Env: "kind", Namespace: "ns", RunID: "id"}
-	r.Add(result{"a"}, Pass)
-	r.Add(result{"b"}, Fail)
-	r.Add(result{"c"}, Skipped)
-	if r.Passed != 1 || r.Failed != 1 || r.Skipped != 1 || !r.HasFailures() || len(r.Results) != 3 {
+	r.Add(result{"a", Pass})
+	r.Add(result{"b", Fail})
+	r.Add(result{"c", Skipped})
+	r.Add(result{"d", Fail})
+	if r.Passed != 1 || r.Failed != 2 || r.Skipped != 1 || !r.HasFailures() || len(r.Results) != 4 {
 		t.Errorf("report %+v", r)
+	}
+	if got := r.FailedSubjects(); len(got) != 2 || got[0] != "b" || got[1] != "d" {
+		t.Errorf("failed subjects %q, want b, d", got)
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"env":"kind","namespace":"ns","runId":"id","results":[{"name":"a"},{"name":"b"},{"name":"c"}],"passed":1,"failed":1,"skipped":1,"seconds":0}`
+	want := `{"env":"kind","namespace":"ns","runId":"id","results":[{"name":"a","verdict":"PASS"},{"name":"b","verdict":"FAIL"},{"name":"c","verdict":"SKIPPED"},{"name":"d","verdict":"FAIL"}],"passed":1,"failed":2,"skipped":1,"seconds":0}`
 	if string(b) != want {
 		t.Errorf("JSON\n got %s\nwant %s", b, want)
 	}
 }
+
+type result struct {
+	Name    string  `json:"name"`
+	Verdict Verdict `json:"verdict"`
+}
+
+func (r result) Subject() string { return r.Name }
+func (r result) Judged() Verdict { return r.Verdict }

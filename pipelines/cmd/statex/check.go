@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +12,7 @@ import (
 	"github.com/statex/infrastructure/pipelines/check"
 	"github.com/statex/infrastructure/pipelines/manifest"
 	"github.com/statex/infrastructure/pipelines/report"
+	"github.com/statex/infrastructure/pipelines/target"
 )
 
 const checkHelp = `Check that the deployed services work at protocol level: data written is
@@ -61,13 +60,24 @@ func (a *app) checkCommand() *cobra.Command {
 		if code := preflightReports("check", a.stderr, reportFile{"junit", f.junit}); code >= 0 {
 			return code, nil
 		}
-		_, envs, err := a.loadRepo()
+		t, err := a.resolve(f.env, f.kube)
 		if err != nil {
 			fmt.Fprintln(a.stderr, "statex check:", err)
 			return exitUsage, nil
 		}
-		f.services = args
-		return a.checkEnv(cmd.Context(), envs, f, a.stdout), nil
+		// The rendered set is what should be running: the checks judge the
+		// cluster against it (Prometheus' expected targets).
+		rendered, err := t.Render(cmd.Context())
+		if err != nil {
+			fmt.Fprintln(a.stderr, "statex check:", err)
+			return exitUsage, nil
+		}
+		rep, err := check.Run(cmd.Context(), f.options(t, rendered, a.stderr))
+		if err != nil {
+			fmt.Fprintln(a.stderr, "statex check:", err)
+			return exitUsage, nil
+		}
+		return a.emitCheck(rep, f, a.stdout), nil
 	})
 	return cmd
 }
@@ -81,51 +91,24 @@ type checkOpts struct {
 	kube               *genericclioptions.ConfigFlags
 }
 
-// checkEnv runs the checks of an environment and writes the report to
-// stdout; shared by check and up (whose stdout is the deploy report, so it
-// hands stderr in).
-func (a *app) checkEnv(ctx context.Context, envs *manifest.Environments, f checkOpts, stdout io.Writer) int {
-	stderr := a.stderr
-	env, err := envs.Get(f.env)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex check:", err)
-		return exitUsage
+// options are the check options the flags ask for.
+func (f checkOpts) options(t *target.Target, rendered *manifest.Rendered, progress io.Writer) check.Options {
+	o := check.Options{Target: t, Services: f.services, Timeout: f.timeout, Progress: report.CheckProgress(progress)}
+	if rendered != nil {
+		o.Manifests = rendered.Objects
 	}
-	cfg, err := a.restConfig(f.kube, env)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex check:", err)
-		return exitUsage
-	}
-	// The rendered set is what should be running: the checks judge the
-	// cluster against it. envs.Path is <root>/manifests/environments.yaml.
-	rendered, err := manifest.Render(ctx, filepath.Dir(filepath.Dir(envs.Path)), envs, env.Name)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex check:", err)
-		return exitUsage
-	}
-	rep, err := check.Run(ctx, check.Options{
-		Env: env.Name, Namespace: envs.NamespaceOf(env), Config: cfg, Services: f.services, Timeout: f.timeout,
-		MayBeUnavailable: env.MayBeUnavailable, Manifests: rendered.Objects,
-		Progress: func(r check.Result) {
-			fmt.Fprintf(stderr, "check: %-7s %-14s %.1fs %s\n", r.Verdict, r.Service, r.Seconds, r.Reason)
-		},
-	})
-	if err != nil {
-		fmt.Fprintln(stderr, "statex check:", err)
-		return exitUsage
-	}
+	return o
+}
+
+// emitCheck reports a check run; up hands in stderr as stdout (its stdout
+// is the deploy report).
+func (a *app) emitCheck(rep *check.Report, f checkOpts, stdout io.Writer) int {
 	rep.Warnings = a.warnings.list()
-	var failed []string
-	for _, r := range rep.Results {
-		if r.Verdict == check.Fail {
-			failed = append(failed, r.Service)
-		}
-	}
 	return a.emitVerdicts("check", f.format, f.junit, f.gh, verdictReport{
 		value:    rep,
 		text:     func(w io.Writer, st report.Style) error { return report.CheckText(w, rep, st) },
 		markdown: func() string { return report.CheckMarkdown(rep) },
 		junit:    func(w io.Writer) error { return report.CheckJUnit(w, rep) },
-		failed:   failed,
+		failed:   rep.FailedSubjects(),
 	}, stdout)
 }

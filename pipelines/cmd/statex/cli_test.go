@@ -17,6 +17,7 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/statex/infrastructure/pipelines/check"
@@ -24,7 +25,6 @@ import (
 	"github.com/statex/infrastructure/pipelines/drill"
 	"github.com/statex/infrastructure/pipelines/internal/testrepo"
 	"github.com/statex/infrastructure/pipelines/kube"
-	"github.com/statex/infrastructure/pipelines/manifest"
 )
 
 // Every command's --help is its manual: on stdout, exit 0, nothing on
@@ -253,8 +253,13 @@ func TestAPIServerWarningsReachTheTerminal(t *testing.T) {
 	var stderr bytes.Buffer
 	a := &app{stdout: &bytes.Buffer{}, stderr: &stderr}
 	a.setupLogging()
-	cf := genericclioptions.ConfigFlags{KubeConfig: &kc, Context: new(string)}
-	cfg, err := a.restConfig(&cf, &manifest.Environment{Name: "staging", Target: manifest.Target{Context: "c"}})
+	// staging targets context statex-staging; --context picks this one.
+	cf := genericclioptions.ConfigFlags{KubeConfig: &kc, Context: ptr.To("c")}
+	tgt, err := a.resolve("staging", &cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := tgt.RESTConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

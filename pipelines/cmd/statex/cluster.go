@@ -3,18 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/statex/infrastructure/pipelines/cluster"
-	"github.com/statex/infrastructure/pipelines/images"
-	"github.com/statex/infrastructure/pipelines/kube"
-	"github.com/statex/infrastructure/pipelines/manifest"
+	"github.com/statex/infrastructure/pipelines/pipeline"
 	"github.com/statex/infrastructure/pipelines/report"
+	"github.com/statex/infrastructure/pipelines/target"
 )
 
 const clusterHelp = `Manage the environment's local kind cluster (kind's Go library, Docker).
@@ -64,9 +61,6 @@ func (a *app) clusterCommand() *cobra.Command {
 		group.AddCommand(c)
 		return c
 	}
-	progress := func(e cluster.Event) {
-		fmt.Fprintf(a.stderr, "cluster: %-60s (%.1fs)\n", e.Step, e.Elapsed.Seconds())
-	}
 
 	var (
 		nodeImage, kubeconfig, format, dir string
@@ -88,37 +82,16 @@ func (a *app) clusterCommand() *cobra.Command {
 		if err := checkOutput(format, []string{formatText, formatJSON}); err != nil {
 			return 0, err
 		}
-		repo, env, code := a.kindEnv(envName)
+		t, code := a.kindTarget(envName, kubeconfig)
 		if code >= 0 {
 			return code, nil
 		}
-		opts := cluster.Options{Name: env.Target.Kind.Cluster, NodeImage: nodeImage, Kubeconfig: kubeconfig, ReadyTimeout: timeout, Retain: retain, Progress: progress,
-			InternalAPI: os.Getenv("STATEX_KIND_API") == "internal"}
-		// No images directory (a copy of the CLI alone) is no reason not
-		// to have a cluster: it comes up with nothing loaded.
-		var load []string
-		var err error
-		if opts.OfflineNodeImage, load, err = images.ForKind(filepath.Join(repo, "images")); err != nil {
-			a.log.Warn("no images to load", "error", err)
-		}
-		if !noLoad {
-			opts.Images = load
-		}
-		res, err := cluster.Up(cmd.Context(), opts)
+		res, err := pipeline.Cluster(cmd.Context(), t, pipeline.ClusterOptions{NodeImage: nodeImage, NoLoad: noLoad, Retain: retain,
+			ReadyTimeout: timeout, Progress: report.ClusterProgress(a.stderr), Warn: a.warn})
 		if format == formatJSON {
 			_ = report.WriteJSON(a.stdout, res)
 		} else if res != nil {
-			verb := "ready"
-			if res.Created {
-				verb = "created and ready"
-			}
-			fmt.Fprintf(a.stdout, "cluster %s %s in %.1fs (node image %s, %s)\nkubeconfig: %s\n", res.Name, verb, res.Seconds, res.NodeImage, res.NodeImageSource, res.Kubeconfig)
-			if res.MergedInto != "" {
-				fmt.Fprintf(a.stdout, "context %s merged into %s\n", cluster.ContextName(res.Name), res.MergedInto)
-			}
-			for _, l := range res.Images {
-				fmt.Fprintf(a.stdout, "  image %-40s %s\n", l.Image, l.Status)
-			}
+			_ = report.ClusterUpText(a.stdout, res)
 		}
 		if err != nil {
 			fmt.Fprintln(a.stderr, "statex cluster up:", err)
@@ -130,11 +103,11 @@ func (a *app) clusterCommand() *cobra.Command {
 	down := sub("down", "delete the cluster, its kubeconfig and its context in $KUBECONFIG")
 	statexKubeconfig(down)
 	down.RunE = a.verb(func(cmd *cobra.Command, _ []string) (int, error) {
-		_, env, code := a.kindEnv(envName)
+		t, code := a.kindTarget(envName, kubeconfig)
 		if code >= 0 {
 			return code, nil
 		}
-		name := env.Target.Kind.Cluster
+		name := t.Kind.Cluster
 		deleted, err := cluster.Down(cmd.Context(), name, kubeconfig)
 		if err != nil {
 			fmt.Fprintln(a.stderr, "statex cluster down:", err)
@@ -156,34 +129,21 @@ func (a *app) clusterCommand() *cobra.Command {
 		if err := checkOutput(statusFormat, []string{formatText, formatJSON}); err != nil {
 			return 0, err
 		}
-		_, env, code := a.kindEnv(envName)
-		if code >= 0 {
-			return code, nil
-		}
-		st, err := cluster.GetStatus(cmd.Context(), env.Target.Kind.Cluster, *kf.KubeConfig)
+		t, err := a.resolve(envName, kf)
 		if err != nil {
 			fmt.Fprintln(a.stderr, "statex cluster status:", err)
-			return exitFindings, nil
+			return exitUsage, nil
 		}
-		if statusFormat == formatJSON {
-			_ = report.WriteJSON(a.stdout, st)
-		} else {
-			printStatus(a.stdout, st)
-		}
-		// Nodes "not ready" could mean a stopped node or an API server
-		// nobody can reach; the second is not a finding about the nodes.
-		if st.Exists && (st.Kubeconfig != "" || *kf.Context != "") {
-			cfg, err := a.restConfig(kf, env)
-			if err == nil {
-				err = kube.Reachable(cmd.Context(), cfg)
-			}
-			if err != nil {
-				fmt.Fprintln(a.stderr, "statex cluster status:", err)
-				return exitUsage, nil
+		st, err := pipeline.ClusterStatus(cmd.Context(), t)
+		if st != nil {
+			if statusFormat == formatJSON {
+				_ = report.WriteJSON(a.stdout, st)
+			} else {
+				_ = report.ClusterStatusText(a.stdout, st)
 			}
 		}
-		if !st.Healthy {
-			return exitFindings, nil
+		if err != nil {
+			return a.stepFailed("cluster status", err), nil
 		}
 		return exitOK, nil
 	})
@@ -192,11 +152,11 @@ func (a *app) clusterCommand() *cobra.Command {
 	logs.Flags().StringVar(&dir, "dir", "", "directory to export into (default out/cluster-logs-<cluster>)")
 	_ = logs.MarkFlagDirname("dir")
 	logs.RunE = a.verb(func(cmd *cobra.Command, _ []string) (int, error) {
-		_, env, code := a.kindEnv(envName)
+		t, code := a.kindTarget(envName, "")
 		if code >= 0 {
 			return code, nil
 		}
-		name := env.Target.Kind.Cluster
+		name := t.Kind.Cluster
 		out := dir
 		if out == "" {
 			out = filepath.Join("out", "cluster-logs-"+name)
@@ -217,7 +177,11 @@ func (a *app) clusterCommand() *cobra.Command {
 			return 0, err
 		}
 		checks := cluster.Preflight(cmd.Context())
-		printChecks(a.stdout, preflightFormat, checks)
+		if preflightFormat == formatJSON {
+			_ = report.WriteJSON(a.stdout, checks)
+		} else {
+			_ = report.PreflightText(a.stdout, checks)
+		}
 		if cluster.Failed(checks) {
 			return exitFindings, nil
 		}
@@ -227,11 +191,11 @@ func (a *app) clusterCommand() *cobra.Command {
 	kc := sub("kubeconfig", "print the cluster's kubeconfig (--internal: for a container on the kind network)")
 	kc.Flags().BoolVar(&internal, "internal", false, "the API server at the control plane's address on the kind Docker network, not this host's port")
 	kc.RunE = a.verb(func(cmd *cobra.Command, _ []string) (int, error) {
-		_, env, code := a.kindEnv(envName)
+		t, code := a.kindTarget(envName, "")
 		if code >= 0 {
 			return code, nil
 		}
-		name := env.Target.Kind.Cluster
+		name := t.Kind.Cluster
 		cfg, err := cluster.Kubeconfig(cmd.Context(), name, internal)
 		if err != nil {
 			fmt.Fprintf(a.stderr, "statex cluster kubeconfig: cluster %s: %v\n", name, err)
@@ -243,60 +207,28 @@ func (a *app) clusterCommand() *cobra.Command {
 	return group
 }
 
-// kindEnv is the repository root, the environment named and its kind
-// cluster; code is exitUsage (after saying why) for an environment that
-// has no kind cluster, -1 to go on.
-func (a *app) kindEnv(envName string) (repo string, env *manifest.Environment, code int) {
-	repo, envs, err := a.loadRepo()
-	if err != nil {
-		fmt.Fprintln(a.stderr, "statex cluster:", err)
-		return "", nil, exitUsage
-	}
-	if env, err = envs.Get(envName); err != nil {
-		fmt.Fprintln(a.stderr, "statex cluster:", err)
-		return "", nil, exitUsage
-	}
-	if env.Target.Kind == nil {
-		fmt.Fprintf(a.stderr, "statex cluster: environment %q targets kube context %q, not a kind cluster the pipeline manages\n", env.Name, env.Target.Context)
-		return "", nil, exitUsage
-	}
-	return repo, env, -1
-}
-
-func printStatus(w io.Writer, st *cluster.Status) {
-	if !st.Exists {
-		fmt.Fprintf(w, "cluster %s does not exist (statex cluster up creates it)\n", st.Name)
-		return
-	}
-	health := "healthy"
-	if !st.Healthy {
-		health = "NOT healthy"
-	}
-	fmt.Fprintf(w, "cluster %s: %s, node image %s\nkubeconfig: %s\n", st.Name, health, st.NodeImage, orNone(st.Kubeconfig))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tROLE\tCONTAINER\tREADY\tVERSION")
-	for _, n := range st.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", n.Name, n.Role, n.Container, n.Ready, n.KubernetesVersion)
-	}
-	tw.Flush()
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(none: run statex cluster up)"
-	}
-	return s
-}
-
-func printChecks(w io.Writer, format string, checks []cluster.Check) {
-	if format == "json" {
-		_ = report.WriteJSON(w, checks)
-		return
-	}
-	for _, c := range checks {
-		fmt.Fprintf(w, "%-5s %-18s %s\n", c.Status, c.Name, c.Detail)
-		if c.Fix != "" {
-			fmt.Fprintf(w, "      %-18s fix: %s\n", "", c.Fix)
+// kindTarget resolves an environment whose kind cluster the verb manages,
+// with the cluster's own kubeconfig at kubeconfig when given; code is
+// exitUsage (after saying why) for an environment that has no kind
+// cluster, -1 to go on.
+func (a *app) kindTarget(envName, kubeconfig string) (*target.Target, int) {
+	repo, err := a.repo()
+	if err == nil {
+		var t *target.Target
+		if t, err = repo.Resolve(envName, target.Kubectl{Kubeconfig: kubeconfig, Warnings: a.warnings}); err == nil {
+			return t, notKind(a.stderr, t)
 		}
 	}
+	fmt.Fprintln(a.stderr, "statex cluster:", err)
+	return nil, exitUsage
+}
+
+// notKind says why a target without a kind cluster cannot be managed and
+// returns exitUsage, or -1 for a kind target.
+func notKind(stderr io.Writer, t *target.Target) int {
+	if t.Kind != nil {
+		return -1
+	}
+	fmt.Fprintf(stderr, "statex cluster: environment %q targets kube context %q, not a kind cluster the pipeline manages\n", t.Name, t.Context)
+	return exitUsage
 }

@@ -18,10 +18,11 @@ import (
 // completeEnvs completes --env from manifests/environments.yaml; after a
 // comma (validate's --env prod,staging) it completes the next name.
 func (a *app) completeEnvs(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	_, envs, err := a.loadRepo()
+	repo, err := a.repo()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
 	}
+	envs := repo.Environments
 	prefix := ""
 	if i := strings.LastIndexByte(toComplete, ','); i >= 0 {
 		prefix = toComplete[:i+1]

@@ -1,23 +1,21 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
-	"github.com/statex/infrastructure/pipelines/cluster"
 	"github.com/statex/infrastructure/pipelines/deploy"
 	"github.com/statex/infrastructure/pipelines/images"
 	"github.com/statex/infrastructure/pipelines/manifest"
+	"github.com/statex/infrastructure/pipelines/pipeline"
 	"github.com/statex/infrastructure/pipelines/report"
+	"github.com/statex/infrastructure/pipelines/target"
 	"github.com/statex/infrastructure/pipelines/validate"
 )
 
@@ -93,58 +91,51 @@ func (a *app) deployCommand() *cobra.Command {
 		if code := preflightReports("deploy", stderr, reportFile{"junit", f.junit}); code >= 0 {
 			return code, nil
 		}
-		repo, envs, err := a.loadRepo()
+		t, err := a.resolve(f.env, f.kube)
 		if err != nil {
 			fmt.Fprintln(stderr, "statex deploy:", err)
 			return exitUsage, nil
 		}
-		env, err := envs.Get(f.env)
+		rep, rendered, err := pipeline.Validated(cmd.Context(), t)
+		a.printValidated(rep, "deploy")
 		if err != nil {
-			fmt.Fprintln(stderr, "statex deploy:", err)
-			return exitUsage, nil
+			return a.stepFailed("deploy", err), nil
 		}
-		rendered, code := renderValidated(cmd.Context(), repo, envs, env, "deploy", stderr)
-		if code != exitOK {
-			return code, nil
-		}
-		return a.deployEnv(cmd.Context(), envs, env, rendered, f), nil
+		res, derr := deploy.Deploy(cmd.Context(), f.options(t, rendered, stderr))
+		return emitDeploy(res, derr, f, a.warnings, a.stdout, stderr), nil
 	})
 	return cmd
 }
 
-// renderValidated renders and validates an environment: the set it returns
-// is the one to apply, so what is deployed is exactly what passed. On
-// errors it prints the findings and returns the exit code.
-func renderValidated(ctx context.Context, repo string, envs *manifest.Environments, env *manifest.Environment, verb string, stderr io.Writer) (*manifest.Rendered, int) {
-	rep, rendered, err := validate.Environment(ctx, repo, envs, env.Name)
-	if err != nil {
-		fmt.Fprintf(stderr, "statex %s: %v\n", verb, err)
-		return nil, exitUsage
+// printValidated prints what validation found, on stderr: the findings
+// when the set has errors (nothing is applied from it), else one line.
+func (a *app) printValidated(rep *validate.Report, verb string) {
+	if rep == nil {
+		return
 	}
 	if rep.Failed() {
-		_ = report.ValidateText(stderr, rep, report.Style{Color: isTerminal(stderr)})
-		fmt.Fprintf(stderr, "statex %s: %s has validation errors: nothing was built or applied (fix them, then run again)\n", verb, env.Name)
-		return nil, exitFindings
+		_ = report.ValidateText(a.stderr, rep, report.Style{Color: isTerminal(a.stderr)})
+		return
 	}
-	fmt.Fprintf(stderr, "validate: %s %s\n", env.Name, report.ValidateSummary(rep, report.Style{}))
-	return rendered, exitOK
+	fmt.Fprintf(a.stderr, "validate: %s %s\n", rep.Target, report.ValidateSummary(rep, report.Style{}))
 }
 
-// deployEnv deploys a validated set; shared by deploy and up.
-func (a *app) deployEnv(ctx context.Context, envs *manifest.Environments, env *manifest.Environment, rendered *manifest.Rendered, f deployFlags) int {
-	stdout, stderr := a.stdout, a.stderr
-	cfg, err := a.restConfig(f.kube, env)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex deploy:", err)
-		return exitUsage
+// stepFailed prints the step of a composed verb that stopped it and
+// returns the exit code: 1 when it ran and found problems, 2 when it could
+// not run (input, an unreachable cluster).
+func (a *app) stepFailed(verb string, err error) int {
+	fmt.Fprintf(a.stderr, "statex %s: %v\n", verb, err)
+	var step *pipeline.Error
+	if errors.As(err, &step) && step.Findings {
+		return exitFindings
 	}
-	res, derr := deploy.Deploy(ctx, deploy.Options{
-		Rendered: rendered, Env: env, Namespace: envs.NamespaceOf(env), Secrets: envs.GeneratedSecrets,
-		Config: cfg, DryRun: f.dryRun, Force: f.force, StageTimeout: f.timeout,
-		MayBeUnavailable: env.MayBeUnavailable,
-		Progress:         deployProgress(stderr),
-	})
-	return emitDeploy(res, derr, f, a.warnings, stdout, stderr)
+	return exitUsage
+}
+
+// options are the deploy options the flags ask for.
+func (f deployFlags) options(t *target.Target, rendered *manifest.Rendered, progress io.Writer) deploy.Options {
+	return deploy.Options{Target: t, Rendered: rendered, DryRun: f.dryRun, Force: f.force, StageTimeout: f.timeout,
+		Progress: report.DeployProgress(progress)}
 }
 
 // emitDeploy reports a deploy and returns the exit code. A cluster that
@@ -168,7 +159,7 @@ func emitDeploy(res *deploy.Result, derr error, f deployFlags, warnings *apiWarn
 				return exitUsage
 			}
 		}
-		if err := writeDeployReport(stdout, f.format, res, isTerminal(stdout)); err != nil {
+		if err := report.Deploy(stdout, f.format, res, report.Style{Color: isTerminal(stdout)}); err != nil {
 			fmt.Fprintln(stderr, "statex deploy: report not written to stdout:", err)
 			return exitUsage
 		}
@@ -181,39 +172,6 @@ func emitDeploy(res *deploy.Result, derr error, f deployFlags, warnings *apiWarn
 		return exitFindings
 	}
 	return exitOK
-}
-
-// writeDeployReport writes the report in format.
-func writeDeployReport(w io.Writer, format string, res *deploy.Result, color bool) error {
-	switch format {
-	case formatJSON:
-		return report.WriteJSON(w, res)
-	case formatMarkdown:
-		_, err := io.WriteString(w, report.DeployMarkdown(res))
-		return err
-	}
-	return report.DeployText(w, res, report.Style{Color: color})
-}
-
-// deployProgress prints stage messages and workload readiness changes.
-func deployProgress(w io.Writer) func(deploy.Event) {
-	return func(e deploy.Event) {
-		t := e.Elapsed.Seconds()
-		if e.Message != "" {
-			fmt.Fprintf(w, "deploy: [%s] %s (%.1fs)\n", e.Stage, e.Message, t)
-			return
-		}
-		var parts []string
-		for _, wl := range e.Workloads {
-			name := wl.Object[strings.LastIndexByte(wl.Object, '/')+1:]
-			part := fmt.Sprintf("%s %d/%d", name, wl.Ready, wl.Desired)
-			if wl.Status != "ready" && wl.Status != "progressing" {
-				part += " " + wl.Status
-			}
-			parts = append(parts, part)
-		}
-		fmt.Fprintf(w, "deploy: [%s] %s (%.1fs)\n", e.Stage, strings.Join(parts, ", "), t)
-	}
 }
 
 const upHelp = `Bring an environment up with one command, idempotently:
@@ -265,64 +223,49 @@ func (a *app) upCommand() *cobra.Command {
 		if code := preflightReports("up", stderr, reportFile{"junit", f.junit}, reportFile{"check-junit", checkJUnit}); code >= 0 {
 			return code, nil
 		}
-		start := time.Now()
-		repo, envs, err := a.loadRepo()
+		t, err := a.resolve(f.env, f.kube)
 		if err != nil {
 			fmt.Fprintln(stderr, "statex up:", err)
 			return exitUsage, nil
 		}
-		env, err := envs.Get(f.env)
-		if err != nil {
-			fmt.Fprintln(stderr, "statex up:", err)
-			return exitUsage, nil
-		}
-		// Validate before building anything: a bad manifest fails in
-		// milliseconds, not after minutes of image builds.
-		rendered, code := renderValidated(ctx, repo, envs, env, "up", stderr)
-		if code != exitOK {
-			return code, nil
-		}
-		if env.Target.Kind != nil {
-			if code := upCluster(ctx, repo, env, *f.kube.KubeConfig, skipImages, stderr); code != exitOK {
-				return code, nil
-			}
-		} else {
-			fmt.Fprintf(stderr, "up: %s targets context %q: no images or cluster to manage\n", env.Name, env.Target.Context)
-		}
-		code = a.deployEnv(ctx, envs, env, rendered, f)
-		if code == exitOK && !skipChecks {
-			// The checks' report goes to stderr: stdout carries the deploy
-			// report in the format asked for (one JSON document).
-			code = a.checkEnv(ctx, envs, checkOpts{env: env.Name, format: formatText, junit: checkJUnit, gh: f.gh, timeout: checkTimeout, kube: f.kube}, stderr)
-		}
-		fmt.Fprintf(stderr, "up: %s finished in %.1fs\n", env.Name, time.Since(start).Seconds())
+		res, err := pipeline.Up(ctx, t, pipeline.UpOptions{
+			SkipImages: skipImages, SkipChecks: skipChecks,
+			Images:      images.Options{Progress: images.ProgressTo(stderr)},
+			Cluster:     pipeline.ClusterOptions{Progress: report.ClusterProgress(stderr), Warn: a.warn},
+			Deploy:      f.options(nil, nil, stderr),
+			Check:       checkOpts{timeout: checkTimeout}.options(nil, nil, stderr),
+			Progress:    report.StepProgress(stderr, "up"),
+			OnValidated: func(rep *validate.Report) { a.printValidated(rep, "up") },
+		})
+		code := a.emitUp(res, err, f, checkJUnit)
+		fmt.Fprintf(stderr, "up: %s finished in %.1fs\n", t.Name, res.Seconds)
 		return code, nil
 	})
 	return cmd
 }
 
-// upCluster builds images and brings the kind cluster up with them loaded.
-func upCluster(ctx context.Context, repo string, env *manifest.Environment, kubeconfig string, skipImages bool, stderr io.Writer) int {
-	dir := filepath.Join(repo, "images")
-	if !skipImages {
-		res, err := images.Build(ctx, images.Options{Dir: dir, Progress: images.ProgressTo(stderr)})
-		fmt.Fprintf(stderr, "up: images: %s (%.1fs)\n", res.Summary(), res.Duration.Seconds())
+// emitUp reports each step up ran and returns the exit code. The deploy
+// report goes to stdout in the format asked for (one JSON document); the
+// checks' report to stderr.
+func (a *app) emitUp(res *pipeline.UpResult, err error, f deployFlags, checkJUnit string) int {
+	if res.Deploy == nil {
+		// Stopped before deploying: the step says why.
+		return a.stepFailed("up", err)
+	}
+	var step *pipeline.Error
+	errors.As(err, &step)
+	var deployErr error
+	if step != nil && step.Step == pipeline.StepDeploy {
+		deployErr = step.Err
+	}
+	if code := emitDeploy(res.Deploy, deployErr, f, a.warnings, a.stdout, a.stderr); code != exitOK {
+		return code
+	}
+	if res.Check == nil {
 		if err != nil {
-			fmt.Fprintln(stderr, "statex up: images:", err)
-			return exitFindings
+			return a.stepFailed("up", err) // the checks could not run
 		}
+		return exitOK // --skip-checks
 	}
-	nodeImage, load, err := images.ForKind(dir)
-	if err != nil {
-		fmt.Fprintln(stderr, "statex up:", err)
-		return exitUsage
-	}
-	opts := cluster.Options{Name: env.Target.Kind.Cluster, Kubeconfig: kubeconfig, InternalAPI: os.Getenv("STATEX_KIND_API") == "internal",
-		OfflineNodeImage: nodeImage, Images: load,
-		Progress: func(e cluster.Event) { fmt.Fprintf(stderr, "cluster: %-60s (%.1fs)\n", e.Step, e.Elapsed.Seconds()) }}
-	if _, err := cluster.Up(ctx, opts); err != nil {
-		fmt.Fprintln(stderr, "statex up: cluster:", err)
-		return exitFindings
-	}
-	return exitOK
+	return a.emitCheck(res.Check, checkOpts{format: formatText, junit: checkJUnit, gh: f.gh}, a.stderr)
 }

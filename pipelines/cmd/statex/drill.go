@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/statex/infrastructure/pipelines/check"
 	"github.com/statex/infrastructure/pipelines/drill"
 	"github.com/statex/infrastructure/pipelines/report"
 )
@@ -142,49 +141,27 @@ func (a *app) drillCommand() *cobra.Command {
 				return 0, usagef("no scenario %q (have: %s)", name, strings.Join(drill.Names(), ", "))
 			}
 		}
-		_, envs, err := a.loadRepo()
-		if err != nil {
-			fmt.Fprintln(stderr, "statex drill:", err)
-			return exitUsage, nil
-		}
-		env, err := envs.Get(envName)
-		if err != nil {
-			fmt.Fprintln(stderr, "statex drill:", err)
-			return exitUsage, nil
-		}
-		cfg, err := a.restConfig(kube, env)
+		t, err := a.resolve(envName, kube)
 		if err != nil {
 			fmt.Fprintln(stderr, "statex drill:", err)
 			return exitUsage, nil
 		}
 		rep, err := drill.Run(ctx, drill.Options{
-			Env: env.Name, Namespace: envs.NamespaceOf(env), Config: cfg, Scenarios: args, Timeout: timeout,
+			Target: t, Scenarios: args, Timeout: timeout,
 			MaxRTO: maxRTO, MaxRPO: maxRPO, MaxLost: maxLost,
-			Progress: func(r drill.Result) {
-				line := fmt.Sprintf("drill: %-7s %-30s %.1fs", r.Verdict, r.Scenario, r.Seconds)
-				if m := r.Metrics; m != nil {
-					line += fmt.Sprintf(" RTO %.1fs RPO %.1fs lost %d/%d recovery %.1fs", m.RTOSeconds, m.RPOSeconds, m.Lost, m.Acknowledged, m.RecoverySeconds)
-				}
-				fmt.Fprintln(stderr, line)
-			},
+			Progress: report.DrillProgress(stderr),
 		})
 		if err != nil {
 			fmt.Fprintln(stderr, "statex drill:", err)
 			return exitUsage, nil
 		}
 		rep.Warnings = a.warnings.list()
-		var failed []string
-		for _, r := range rep.Results {
-			if r.Verdict == check.Fail {
-				failed = append(failed, r.Scenario)
-			}
-		}
 		return a.emitVerdicts("drill", format, junit, gh, verdictReport{
 			value:    rep,
 			text:     func(w io.Writer, st report.Style) error { return report.DrillText(w, rep, st) },
 			markdown: func() string { return report.DrillMarkdown(rep) },
 			junit:    func(w io.Writer) error { return report.DrillJUnit(w, rep) },
-			failed:   failed,
+			failed:   rep.FailedSubjects(),
 		}, stdout), nil
 	})
 	return cmd

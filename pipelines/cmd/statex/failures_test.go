@@ -12,7 +12,6 @@ import (
 
 	"github.com/statex/infrastructure/pipelines/deploy"
 	"github.com/statex/infrastructure/pipelines/kube"
-	"github.com/statex/infrastructure/pipelines/manifest"
 	"github.com/statex/infrastructure/pipelines/report"
 )
 
@@ -85,7 +84,11 @@ func TestUnreachableClusterExits2NamingTheServer(t *testing.T) {
 	// is tested on its own).
 	a := &app{stdout: io.Discard, stderr: io.Discard}
 	cf := genericclioptions.ConfigFlags{KubeConfig: &kc, Context: new(string)}
-	cfg, err := a.restConfig(&cf, &manifest.Environment{Name: "kind", Target: manifest.Target{Kind: &manifest.KindTarget{Cluster: "statex"}}})
+	tgt, err := a.resolve("kind", &cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := tgt.RESTConfig()
 	if err == nil {
 		err = kube.Reachable(t.Context(), cfg)
 	}

@@ -2,20 +2,16 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
-	"github.com/statex/infrastructure/pipelines/cluster"
-	"github.com/statex/infrastructure/pipelines/kube"
-	"github.com/statex/infrastructure/pipelines/manifest"
+	"github.com/statex/infrastructure/pipelines/report"
+	"github.com/statex/infrastructure/pipelines/target"
 )
 
 // Defaults every verb shares, so one flag means one thing everywhere.
@@ -24,11 +20,11 @@ const (
 	// local kind cluster, the only one safe to touch unnamed.
 	defaultEnv = "kind"
 	// The report formats of the verbs with a PASS/FAIL report.
-	formatText, formatJSON, formatMarkdown = "text", "json", "markdown"
+	formatText, formatJSON, formatMarkdown = report.Text, report.JSON, report.Markdown
 )
 
 // reportFormats are what deploy, check, drill and up print.
-var reportFormats = []string{formatText, formatJSON, formatMarkdown}
+var reportFormats = report.Formats
 
 // Timeouts: how long one unit of each verb's work may take, the same
 // whichever verb runs it (up runs check with checkTimeout).
@@ -85,48 +81,21 @@ func (a *app) addKubeFlags(cmd *cobra.Command) *genericclioptions.ConfigFlags {
 	return cf
 }
 
-// restConfig is the REST config of an environment's cluster: kube.Access
-// decides which kubeconfig and context; cli-runtime loads them with
-// --cluster and --user applied. Every client built from it reports the API
-// server's warnings to a.warnings.
-func (a *app) restConfig(cf *genericclioptions.ConfigFlags, env *manifest.Environment) (*rest.Config, error) {
-	access := kube.Access{Kubeconfig: *cf.KubeConfig, Context: *cf.Context, TargetContext: env.Target.Context}
-	if env.Target.Kind != nil {
-		access.OwnKubeconfig = cluster.DefaultKubeconfig(env.Target.Kind.Cluster)
-	}
-	kubeconfig, context := access.Resolve()
-	if kubeconfig != "" && kubeconfig == access.OwnKubeconfig {
-		if _, err := os.Stat(kubeconfig); err != nil {
-			return nil, fmt.Errorf("environment %s: no kubeconfig at %s: run 'statex cluster up --env %s' (or 'statex up --env %s'), or name a context with --context", env.Name, kubeconfig, env.Name, env.Name)
-		}
-	}
-	// New flags, not the parsed ones changed: those keep what was typed.
-	load := &genericclioptions.ConfigFlags{KubeConfig: &kubeconfig, Context: &context, ClusterName: cf.ClusterName, AuthInfoName: cf.AuthInfoName}
-	cfg, err := load.ToRESTConfig()
+// resolve resolves the environment named with kubectl's flags: the one
+// target the verb hands down. Every client built from its REST config
+// reports the API server's warnings to a.warnings.
+func (a *app) resolve(envName string, cf *genericclioptions.ConfigFlags) (*target.Target, error) {
+	repo, err := a.repo()
 	if err != nil {
-		return nil, fmt.Errorf("environment %s: kubeconfig: %w", env.Name, err)
+		return nil, err
 	}
-	cfg.WarningHandlerWithContext = a.warnings
-	return cfg, nil
+	k := target.Kubectl{Warnings: a.warnings}
+	if cf != nil {
+		k.Kubeconfig, k.Context, k.Cluster, k.User = ptr.Deref(cf.KubeConfig, ""), ptr.Deref(cf.Context, ""), ptr.Deref(cf.ClusterName, ""), ptr.Deref(cf.AuthInfoName, "")
+	}
+	return repo.Resolve(envName, k)
 }
 
-// loadRepo finds the repository root (--root, $STATEX_ROOT, else upwards
-// from the working directory) and reads its environments file.
-func (a *app) loadRepo() (string, *manifest.Environments, error) {
-	root := a.root
-	if root == "" {
-		if env := os.Getenv("STATEX_ROOT"); env != "" {
-			root = env
-		} else {
-			var err error
-			if root, err = manifest.FindRoot("."); err != nil {
-				return "", nil, err
-			}
-		}
-	}
-	envs, err := manifest.LoadEnvironments(filepath.Join(root, manifest.EnvironmentsFile))
-	if err != nil {
-		return "", nil, err
-	}
-	return root, envs, nil
-}
+// repo is the repository --root names (else $STATEX_ROOT, else the one
+// around the working directory).
+func (a *app) repo() (*target.Repo, error) { return target.Open(a.root) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -82,11 +81,11 @@ func (a *app) completeImages(dir *string) cobra.CompletionFunc {
 	return func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		d := *dir
 		if d == "" {
-			repo, _, err := a.loadRepo()
+			repo, err := a.repo()
 			if err != nil {
 				return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
 			}
-			d = filepath.Join(repo, "images")
+			d = filepath.Join(repo.Root, "images")
 		}
 		specs, err := images.Discover(d)
 		if err != nil {
@@ -104,38 +103,9 @@ func (a *app) buildImages(ctx context.Context, opts images.Options, format strin
 	stdout, stderr := a.stdout, a.stderr
 	res, err := images.Build(ctx, opts)
 	if format == formatJSON {
-		type row struct {
-			Name     string           `json:"name"`
-			Tag      string           `json:"tag"`
-			Status   string           `json:"status"`
-			Reason   string           `json:"reason"`
-			ID       string           `json:"id,omitempty"`
-			Log      string           `json:"log,omitempty"`
-			Error    string           `json:"error,omitempty"`
-			Seconds  float64          `json:"seconds"`
-			Bytes    int64            `json:"bytes"`
-			Packages []images.Package `json:"packages"`
-		}
-		out := struct {
-			Images  []row   `json:"images"`
-			Seconds float64 `json:"seconds"`
-		}{Seconds: res.Duration.Seconds()}
-		for _, r := range res.Images {
-			e := ""
-			if r.Err != nil {
-				e = r.Err.Error()
-			}
-			out.Images = append(out.Images, row{r.Name, r.Tag, string(r.Status), r.Reason, r.ID, r.LogFile, e, r.Duration.Seconds(), r.Size, r.Packages})
-		}
-		_ = report.WriteJSON(stdout, out)
+		_ = report.ImagesJSON(stdout, res)
 	} else {
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "IMAGE\tTAG\tSTATUS\tTIME\tSIZE\tWHY")
-		for _, r := range res.Images {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fs\t%s\t%s\n", r.Name, r.Tag, r.Status, r.Duration.Seconds(), images.FormatSize(r.Size), r.Reason)
-		}
-		tw.Flush()
-		fmt.Fprintf(stdout, "%s; total %.1fs\n", res.Summary(), res.Duration.Seconds())
+		_ = report.ImagesText(stdout, res)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "statex images build:", err)

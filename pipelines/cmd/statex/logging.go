@@ -121,3 +121,6 @@ func (w *apiWarnings) list() []string {
 	defer w.mu.Unlock()
 	return append([]string(nil), w.seen...)
 }
+
+// warn logs what is worth saying but does not stop the verb.
+func (a *app) warn(msg string, err error) { a.log.Warn(msg, "error", err) }

@@ -72,11 +72,12 @@ func looksLikeDir(v string) bool {
 
 func (a *app) render(cmd *cobra.Command, envName, outDir, format string) int {
 	stdout, stderr := a.stdout, a.stderr
-	repo, envs, err := a.loadRepo()
+	checkout, err := a.repo()
 	if err != nil {
 		fmt.Fprintln(stderr, "statex render:", err)
 		return exitUsage
 	}
+	repo, envs := checkout.Root, checkout.Environments
 	r, err := manifest.Render(cmd.Context(), repo, envs, envName)
 	if err != nil {
 		fmt.Fprintln(stderr, "statex render:", err)

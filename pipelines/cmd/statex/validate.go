@@ -166,11 +166,12 @@ func (a *app) validate(ctx context.Context, paths []string, envFlag, format, jun
 		}
 		reps = append(reps, rep)
 	} else {
-		repo, envs, err := a.loadRepo()
+		checkout, err := a.repo()
 		if err != nil {
 			fmt.Fprintln(stderr, "statex validate:", err)
 			return exitUsage
 		}
+		repo, envs := checkout.Root, checkout.Environments
 		names := strings.Split(envFlag, ",")
 		if envFlag == "" || envFlag == "all" {
 			names = names[:0]
