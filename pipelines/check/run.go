@@ -69,6 +69,9 @@ func (c Check) pods() []string {
 	return c.Pods
 }
 
+// DefaultTimeout bounds one service's check unless Options say otherwise.
+const DefaultTimeout = 3 * time.Minute
+
 // Options configure a check run.
 type Options struct {
 	// Target is the environment checked: its namespace, its cluster, and
@@ -107,7 +110,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 3 * time.Minute
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4

@@ -24,6 +24,10 @@ import (
 	kindlog "sigs.k8s.io/kind/pkg/log"
 )
 
+// DefaultReadyTimeout bounds the wait for a cluster's readiness unless
+// Options say otherwise.
+const DefaultReadyTimeout = 5 * time.Minute
+
 // Options configure Up.
 type Options struct {
 	// Name of the kind cluster (an environment's target.kind.cluster).
@@ -146,7 +150,7 @@ func Up(ctx context.Context, opts Options) (*UpResult, error) {
 		opts.Kubeconfig = DefaultKubeconfig(opts.Name)
 	}
 	if opts.ReadyTimeout == 0 {
-		opts.ReadyTimeout = 5 * time.Minute
+		opts.ReadyTimeout = DefaultReadyTimeout
 	}
 	r := &runner{opts: opts, start: time.Now(), res: &UpResult{Name: opts.Name, Kubeconfig: opts.Kubeconfig}}
 	defer r.finish()

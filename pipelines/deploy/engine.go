@@ -36,6 +36,9 @@ type clusterError struct{ err error }
 func (e clusterError) Error() string   { return e.err.Error() }
 func (e clusterError) Unwrap() []error { return []error{ErrCluster, e.err} }
 
+// DefaultStageTimeout bounds each stage's wait unless Options say otherwise.
+const DefaultStageTimeout = 10 * time.Minute
+
 // Options configure one deploy.
 type Options struct {
 	// Rendered is the validated set to apply. Deploy never renders or
@@ -105,7 +108,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		return nil, errors.New("deploy: a rendered set and a target are required")
 	}
 	if opts.StageTimeout <= 0 {
-		opts.StageTimeout = 10 * time.Minute
+		opts.StageTimeout = DefaultStageTimeout
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 2 * time.Second

@@ -152,6 +152,10 @@ func Names() []string {
 	return out
 }
 
+// DefaultTimeout bounds each wait inside a scenario unless Options say
+// otherwise.
+const DefaultTimeout = 5 * time.Minute
+
 // Options configure a drill run.
 type Options struct {
 	// Target is the environment drilled: its namespace and its cluster.
@@ -177,7 +181,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Minute
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.Target == nil {
 		return nil, errors.New("drill: a target is required")

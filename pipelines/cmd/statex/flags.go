@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/utils/ptr"
 
+	"github.com/statex/infrastructure/pipelines/check"
+	"github.com/statex/infrastructure/pipelines/cluster"
+	"github.com/statex/infrastructure/pipelines/deploy"
+	"github.com/statex/infrastructure/pipelines/drill"
 	"github.com/statex/infrastructure/pipelines/report"
 	"github.com/statex/infrastructure/pipelines/target"
 )
@@ -27,12 +30,13 @@ const (
 var reportFormats = report.Formats
 
 // Timeouts: how long one unit of each verb's work may take, the same
-// whichever verb runs it (up runs check with checkTimeout).
+// whichever verb runs it (up runs check with checkTimeout), and the same
+// as the packages' own defaults.
 const (
-	checkTimeout   = 3 * time.Minute  // one service's check
-	drillTimeout   = 5 * time.Minute  // one scenario's wait for writes and recovery
-	stageTimeout   = 10 * time.Minute // one deploy stage becoming ready
-	clusterTimeout = 5 * time.Minute  // the kind cluster becoming ready
+	checkTimeout   = check.DefaultTimeout        // one service's check
+	drillTimeout   = drill.DefaultTimeout        // one scenario's wait for writes and recovery
+	stageTimeout   = deploy.DefaultStageTimeout  // one deploy stage becoming ready
+	clusterTimeout = cluster.DefaultReadyTimeout // the kind cluster becoming ready
 )
 
 // addEnv registers --env with completion of the environments file's names.
