@@ -4,7 +4,10 @@ module github.com/statex/infrastructure/images/minio
 
 go 1.26.0
 
-tool github.com/minio/minio
+tool (
+	github.com/minio/mc
+	github.com/minio/minio
+)
 
 require (
 	aead.dev/mem v0.2.0 // indirect

@@ -7,9 +7,11 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -60,7 +62,108 @@ type Environment struct {
 	// reported unavailable and its check SKIPPED. Any other image that
 	// cannot be pulled fails the check. Empty: every image must be pulled.
 	UnavailableImages []string `json:"unavailableImages,omitempty"`
+	// Backup is where the environment's backups go: another site that
+	// survives the loss of the namespace and the cluster. nil: none.
+	Backup *Backup `json:"backup,omitempty"`
 }
+
+// Backup is an environment's backup target: an S3 endpoint at another
+// site, a bucket for backups (versioned, object-locked: a backup cannot
+// be deleted or overwritten inside the retention window) and one the
+// platform's MinIO replicates its buckets into.
+type Backup struct {
+	// Site is who runs the other site: "kind" (the pipeline starts and
+	// keeps a MinIO of its own image beside a kind cluster; kind targets
+	// only) or "external" (an S3 service that exists; endpoint required).
+	Site string `json:"site"`
+	// Endpoint is the S3 endpoint as the platform's pods reach it; for a
+	// kind site, the pipeline's own (empty here).
+	Endpoint string `json:"endpoint,omitempty"`
+	Region   string `json:"region,omitempty"`
+	// Bucket holds every backup job's backups, each under its job's
+	// prefix; ReplicaBucket receives the platform's object storage.
+	Bucket        string `json:"bucket"`
+	ReplicaBucket string `json:"replicaBucket"`
+	// CredentialsSecret is the Secret in the namespace with each backup
+	// job's own S3 secret key (key = the job's name; the access key is the
+	// job's user, backup-<job>). No job holds the site's root credentials.
+	CredentialsSecret string `json:"credentialsSecret"`
+	// Retention is how long every backup is locked (whole days, e.g.
+	// "168h") and kept; RetentionMode is "governance" (the site's root may
+	// lift the lock) or "compliance" (nobody can, not even root).
+	Retention     string `json:"retention"`
+	RetentionMode string `json:"retentionMode,omitempty"`
+}
+
+// Backup sites.
+const (
+	BackupSiteKind     = "kind"
+	BackupSiteExternal = "external"
+)
+
+// RetentionDays is Retention in whole days (S3 object lock counts days).
+func (b *Backup) RetentionDays() int {
+	d, _ := time.ParseDuration(b.Retention)
+	return int(d / (24 * time.Hour))
+}
+
+// checkBackup names what is wrong with an environment's backup target.
+func checkBackup(where string, env *Environment) []error {
+	b := env.Backup
+	if b == nil {
+		return nil
+	}
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("%s: backup.%s", where, fmt.Sprintf(format, a...))) }
+	switch b.Site {
+	case BackupSiteKind:
+		if env.Target.Kind == nil {
+			bad("site: kind runs beside a kind cluster only, and this environment targets context %q: use site: external with its endpoint", env.Target.Context)
+		}
+		if b.Endpoint != "" {
+			bad("endpoint: the pipeline runs a kind site itself: leave endpoint out")
+		}
+	case BackupSiteExternal:
+		u, err := url.Parse(b.Endpoint)
+		switch {
+		case b.Endpoint == "":
+			bad("endpoint: required for an external site (https://s3.example.net)")
+		case err != nil || u.Host == "" || u.Path != "" && u.Path != "/":
+			bad("endpoint %q: want a URL with a host and no path, e.g. https://s3.example.net", b.Endpoint)
+		case u.Scheme != "https":
+			bad("endpoint %q: an external site must be reached over https", b.Endpoint)
+		}
+	default:
+		bad("site %q: want kind or external", b.Site)
+	}
+	for field, name := range map[string]string{"bucket": b.Bucket, "replicaBucket": b.ReplicaBucket} {
+		if !bucketName.MatchString(name) || strings.Contains(name, "..") {
+			bad("%s %q: want an S3 bucket name (3 to 63 characters: a-z, 0-9, '.', '-')", field, name)
+		}
+	}
+	if b.Bucket != "" && b.Bucket == b.ReplicaBucket {
+		bad("replicaBucket: must differ from bucket (replication must never write into the locked backups)")
+	}
+	if b.CredentialsSecret == "" {
+		bad("credentialsSecret: required (the Secret with each backup job's own S3 key)")
+	}
+	d, err := time.ParseDuration(b.Retention)
+	switch {
+	case err != nil:
+		bad("retention %q: want a duration in whole days, e.g. 168h", b.Retention)
+	case d < 24*time.Hour || d%(24*time.Hour) != 0:
+		bad("retention %q: want whole days of at least 24h (S3 object lock counts days)", b.Retention)
+	}
+	switch b.RetentionMode {
+	case "", "governance", "compliance":
+	default:
+		bad("retentionMode %q: want governance or compliance", b.RetentionMode)
+	}
+	return errs
+}
+
+// bucketName is S3's rule for bucket names (without the IP-address case).
+var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 // MayBeUnavailable reports whether the environment tolerates image (a full
 // reference) not being pullable: its repository is listed under
@@ -184,6 +287,7 @@ func (e *Environments) check() error {
 				errs = append(errs, fmt.Errorf("%s: ttl %q: %v", where, env.TTL, err))
 			}
 		}
+		errs = append(errs, checkBackup(where, &env)...)
 		for j, img := range env.UnavailableImages {
 			// A tagged entry would never match (entries are compared with
 			// the repository only) and silently excuse nothing.

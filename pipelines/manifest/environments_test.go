@@ -116,6 +116,15 @@ environments:
     overlay: overlays/remote
     target:
       context: somewhere
+    backup:
+      site: external
+      endpoint: https://s3.example.net
+      region: eu-west-1
+      bucket: demo-backups
+      replicaBucket: demo-objects
+      credentialsSecret: backup-credentials
+      retention: 168h
+      retentionMode: compliance
 `
 
 // A bare YAML number, boolean or date where the file wants a string is
@@ -149,6 +158,14 @@ func TestLoadEnvironmentsRefusesNonStringScalars(t *testing.T) {
 		{"environments[].ttl", 21, "72h", "72", `environments[0].ttl: 72 is an integer`},
 		{"environments[].unavailableImages[]", 23, "grafana/loki", "3.5", `environments[0].unavailableImages[0]: 3.5 is a number`},
 		{"environments[].target.context", 27, "somewhere", "{a: b}", `environments[1].target.context: want a string, found a mapping`},
+		{"environments[].backup.site", 29, "external", "no", `environments[1].backup.site: no is a boolean`},
+		{"environments[].backup.endpoint", 30, "https://s3.example.net", "[x]", `environments[1].backup.endpoint: want a string, found a list`},
+		{"environments[].backup.region", 31, "eu-west-1", "1", `environments[1].backup.region: 1 is an integer`},
+		{"environments[].backup.bucket", 32, "demo-backups", "2.5", `environments[1].backup.bucket: 2.5 is a number`},
+		{"environments[].backup.replicaBucket", 33, "demo-objects", "off", `environments[1].backup.replicaBucket: off is a boolean`},
+		{"environments[].backup.credentialsSecret", 34, "backup-credentials", "10", `environments[1].backup.credentialsSecret: 10 is an integer`},
+		{"environments[].backup.retention", 35, "168h", "7", `environments[1].backup.retention: 7 is an integer`},
+		{"environments[].backup.retentionMode", 36, "compliance", "on", `environments[1].backup.retentionMode: on is a boolean`},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {
@@ -213,5 +230,43 @@ func TestLoadEnvironmentsKeepsQuotedStrings(t *testing.T) {
 	}
 	if e := envs.Environments[0]; e.Description != "1.30" || e.TTL != "72h" || e.Namespace != "" || envs.KubernetesVersion != "1.34" {
 		t.Errorf("read %+v", e)
+	}
+}
+
+// A backup target is refused with the environment, the field and the fix
+// for each way it can be wrong; a good one loads.
+func TestLoadEnvironmentsChecksTheBackupTarget(t *testing.T) {
+	load := func(kindBackup, remoteBackup string) error {
+		text := strings.Replace(fullEnvironments, "    unavailableImages:\n      - grafana/loki\n", "    unavailableImages:\n      - grafana/loki\n"+kindBackup, 1)
+		i := strings.Index(text, "    backup:\n      site: external")
+		text = text[:i] + remoteBackup
+		root := writeTree(t, map[string]string{EnvironmentsFile: text})
+		_, err := LoadEnvironments(filepath.Join(root, EnvironmentsFile))
+		return err
+	}
+	const kindSite = "    backup:\n      site: kind\n      bucket: demo-backups\n      replicaBucket: demo-objects\n      credentialsSecret: backup-credentials\n      retention: 24h\n"
+	const external = "    backup:\n      site: external\n      endpoint: https://s3.example.net\n      bucket: demo-backups\n      replicaBucket: demo-objects\n      credentialsSecret: backup-credentials\n      retention: 168h\n"
+	if err := load(kindSite, external); err != nil {
+		t.Fatalf("good targets: %v", err)
+	}
+	for _, tc := range []struct{ name, kind, remote, want string }{
+		{"kind site on a context target", "", strings.Replace(external, "site: external", "site: kind", 1),
+			`environment "remote": backup.site: kind runs beside a kind cluster only, and this environment targets context "somewhere"`},
+		{"kind site with an endpoint", strings.Replace(kindSite, "site: kind\n", "site: kind\n      endpoint: http://x:9000\n", 1), external,
+			`environment "dev": backup.endpoint: the pipeline runs a kind site itself`},
+		{"external over http", "", strings.Replace(external, "https://", "http://", 1), `must be reached over https`},
+		{"external without endpoint", "", strings.Replace(external, "      endpoint: https://s3.example.net\n", "", 1), `backup.endpoint: required for an external site`},
+		{"endpoint with a path", "", strings.Replace(external, "s3.example.net", "s3.example.net/bucket", 1), `want a URL with a host and no path`},
+		{"unknown site", "", strings.Replace(external, "site: external", "site: cloud", 1), `backup.site "cloud": want kind or external`},
+		{"bad bucket", "", strings.Replace(external, "bucket: demo-backups", "bucket: Demo_Backups", 1), `backup.bucket "Demo_Backups": want an S3 bucket name`},
+		{"same buckets", "", strings.Replace(external, "replicaBucket: demo-objects", "replicaBucket: demo-backups", 1), `replicaBucket: must differ from bucket`},
+		{"no credentials", "", strings.Replace(external, "      credentialsSecret: backup-credentials\n", "", 1), `backup.credentialsSecret: required`},
+		{"retention in hours", "", strings.Replace(external, "168h", "36h", 1), `backup.retention "36h": want whole days of at least 24h`},
+		{"retention unreadable", "", strings.Replace(external, "168h", "a week", 1), `backup.retention "a week": want a duration`},
+		{"unknown mode", "", external + "      retentionMode: strict\n", `backup.retentionMode "strict": want governance or compliance`},
+	} {
+		if err := load(tc.kind, tc.remote); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v\nwant %q", tc.name, err, tc.want)
+		}
 	}
 }

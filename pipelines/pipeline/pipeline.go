@@ -91,7 +91,7 @@ type ClusterOptions struct {
 
 // Cluster brings a kind target's cluster up (created, or started and
 // reused) with the project's service images loaded, and its kubeconfig
-// written where the target reads it.
+// written where the target reads it; then its backup site (BackupSite).
 func Cluster(ctx context.Context, t *target.Target, opts ClusterOptions) (*cluster.UpResult, error) {
 	if t.Kind == nil {
 		return nil, &Error{Step: StepCluster, Err: fmt.Errorf("environment %q targets kube context %q, not a kind cluster the pipeline manages", t.Name, t.Context)}
@@ -112,7 +112,10 @@ func Cluster(ctx context.Context, t *target.Target, opts ClusterOptions) (*clust
 	if err != nil {
 		return res, &Error{Step: StepCluster, Findings: true, Err: err}
 	}
-	return res, nil
+	if t.Backup != nil && t.Backup.Offsite != nil && opts.Progress != nil {
+		opts.Progress(cluster.Event{Step: "backup site " + t.Backup.Offsite.Container})
+	}
+	return res, BackupSite(ctx, t)
 }
 
 // ClusterStatus reports a kind target's cluster: its nodes, and whether its
@@ -208,9 +211,13 @@ func Up(ctx context.Context, t *target.Target, opts UpOptions) (*UpResult, error
 		say(StepCluster, "%s targets context %q: no images or cluster to manage", t.Name, t.Context)
 	}
 	do := opts.Deploy
-	do.Target, do.Rendered = t, rendered
-	res.Deploy, err = deploy.Deploy(ctx, do)
-	if err != nil {
+	do.Rendered = rendered
+	res.Deploy, err = Deploy(ctx, t, do)
+	var step *Error
+	switch {
+	case errors.As(err, &step):
+		return res, err
+	case err != nil:
 		return res, &Error{Step: StepDeploy, Findings: !errors.Is(err, deploy.ErrCluster), Err: err}
 	}
 	if opts.SkipChecks {

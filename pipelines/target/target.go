@@ -22,6 +22,7 @@ import (
 	"github.com/statex/infrastructure/pipelines/images"
 	"github.com/statex/infrastructure/pipelines/kube"
 	"github.com/statex/infrastructure/pipelines/manifest"
+	"github.com/statex/infrastructure/pipelines/offsite"
 )
 
 // Repo is a checkout: its root and its environments file.
@@ -88,6 +89,9 @@ type Target struct {
 	// KubernetesVersion is the minor the environment's clusters run and its
 	// manifests are validated against ("1.34").
 	KubernetesVersion string
+	// Backup is where the environment's backups go; nil when it declares
+	// none.
+	Backup *Backup
 	// TTL is how long the environment may live (0: forever).
 	TTL time.Duration
 	// Previous is the environment before this one in environments.yaml's
@@ -124,6 +128,18 @@ type Kind struct {
 func (k *Kind) Images() (nodeImage string, load []string, err error) {
 	return images.ForKind(k.ImagesDir)
 }
+
+// Backup is an environment's backup target, resolved: for a kind site the
+// endpoint is the site the pipeline runs (Offsite), which the platform's
+// pods reach by its name on the kind Docker network.
+type Backup struct {
+	manifest.Backup
+	// Offsite is the site the pipeline runs; nil for an external one.
+	Offsite *offsite.Site
+}
+
+// offsiteImage is the image of a kind backup site: the project's MinIO.
+const offsiteImage = "minio"
 
 // ImagePolicy says which images an environment must have.
 type ImagePolicy struct {
@@ -194,6 +210,19 @@ func (r *Repo) Resolve(name string, k Kubectl) (*Target, error) {
 		// cluster up writes the kubeconfig where --kubeconfig says.
 		if k.Kubeconfig != "" && k.Context == "" {
 			t.Kind.Kubeconfig = k.Kubeconfig
+		}
+	}
+	if env.Backup != nil {
+		t.Backup = &Backup{Backup: *env.Backup}
+		if env.Backup.Site == manifest.BackupSiteKind && t.Kind != nil {
+			// LoadEnvironments has checked a kind site has a kind target.
+			tag, err := os.ReadFile(filepath.Join(t.Kind.ImagesDir, offsiteImage, "TAG"))
+			if err != nil {
+				return nil, fmt.Errorf("environment %s: backup site: the image recipe %s: %w", env.Name, offsiteImage, err)
+			}
+			site := offsite.ForCluster(t.Kind.Cluster, strings.TrimSpace(string(tag)))
+			t.Backup.Offsite = &site
+			t.Backup.Endpoint = site.Endpoint()
 		}
 	}
 	return t, nil

@@ -36,6 +36,10 @@ func TestResolveTheRepositoryEnvironments(t *testing.T) {
 		kind.Kind.ImagesDir != filepath.Join(r.Root, "images") || kind.Context != "" {
 		t.Errorf("kind cluster: %+v", kind.Kind)
 	}
+	if b := kind.Backup; b == nil || b.Offsite == nil || b.Offsite.Container != "statex-offsite" || b.Endpoint != "http://statex-offsite:9000" ||
+		!strings.HasPrefix(b.Offsite.Image, "statex/minio:") || b.Bucket != "statex-kind-backups" || b.RetentionDays() != 1 {
+		t.Errorf("kind backup: %+v", b)
+	}
 	prod, err := r.Resolve("prod", Kubectl{})
 	if err != nil {
 		t.Fatal(err)
@@ -44,11 +48,14 @@ func TestResolveTheRepositoryEnvironments(t *testing.T) {
 		strings.Join(prod.Gates, ",") != "validate,deploy,check,drill,approval" {
 		t.Errorf("prod: %+v", prod)
 	}
+	if b := prod.Backup; b == nil || b.Offsite != nil || !strings.HasPrefix(b.Endpoint, "https://") || b.RetentionMode != "compliance" {
+		t.Errorf("prod backup: %+v", b)
+	}
 	preview, err := r.Resolve("preview", Kubectl{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if preview.TTL != 72*time.Hour || preview.Previous != "" {
+	if preview.TTL != 72*time.Hour || preview.Previous != "" || preview.Backup != nil {
 		t.Errorf("preview: TTL %s, previous %q", preview.TTL, preview.Previous)
 	}
 	if _, err := r.Resolve("qa", Kubectl{}); err == nil || !strings.Contains(err.Error(), `no environment "qa" (defined: kind, preview, staging, prod)`) {

@@ -18,7 +18,7 @@ const clusterHelp = `Manage the environment's local kind cluster (kind's Go libr
 
 Usage:
   statex cluster up     [--env kind] [--node-image IMAGE] [--no-load] [--output text|json]
-  statex cluster down   [--env kind]
+  statex cluster down   [--env kind] [--delete-backups]
   statex cluster status [--env kind] [--output text|json] [--kubeconfig FILE] [--context NAME]
   statex cluster logs   [--env kind] [--dir DIR]
   statex cluster preflight [--output text|json]
@@ -27,7 +27,13 @@ Usage:
 up is idempotent: it creates the cluster if missing (starting stopped nodes
 otherwise), writes its kubeconfig, waits for nodes, system pods and a
 default StorageClass, and loads every locally built service image. On a
-healthy cluster it returns in seconds.
+healthy cluster it returns in seconds. For an environment whose backup site
+is "kind" (manifests/environments.yaml), up also runs the site: a MinIO of
+the project's image in container <cluster>-offsite on the kind Docker
+network, data in Docker volume <cluster>-offsite-data, root credentials in
+~/.config/statex/offsite-<cluster>.env (never printed), with its backup
+bucket versioned and object-locked. down keeps the site, so backups
+outlive the cluster; down --delete-backups removes it with its data.
 
 The node image is --node-image, else an upstream kindest/node image already
 on this machine, else the offline build (statex images build kind-node),
@@ -100,23 +106,30 @@ func (a *app) clusterCommand() *cobra.Command {
 		return exitOK, nil
 	})
 
-	down := sub("down", "delete the cluster, its kubeconfig and its context in $KUBECONFIG")
+	down := sub("down", "delete the cluster, its kubeconfig and its context in $KUBECONFIG (the backup site stays)")
 	statexKubeconfig(down)
+	var deleteBackups bool
+	down.Flags().BoolVar(&deleteBackups, "delete-backups", false, "also remove the backup site with every backup it holds (they are kept by default: they must outlive the cluster)")
 	down.RunE = a.verb(func(cmd *cobra.Command, _ []string) (int, error) {
 		t, code := a.kindTarget(envName, kubeconfig)
 		if code >= 0 {
 			return code, nil
 		}
 		name := t.Kind.Cluster
-		deleted, err := cluster.Down(cmd.Context(), name, kubeconfig)
-		if err != nil {
-			fmt.Fprintln(a.stderr, "statex cluster down:", err)
-			return exitFindings, nil
-		}
+		deleted, siteDeleted, err := pipeline.ClusterDown(cmd.Context(), t, deleteBackups)
 		if deleted {
 			fmt.Fprintf(a.stdout, "cluster %s deleted\n", name)
-		} else {
+		} else if err == nil {
 			fmt.Fprintf(a.stdout, "cluster %s does not exist: nothing to do\n", name)
+		}
+		if err != nil {
+			return a.stepFailed("cluster down", err), nil
+		}
+		switch {
+		case siteDeleted:
+			fmt.Fprintf(a.stdout, "backup site %s deleted, with its backups\n", t.Backup.Offsite.Container)
+		case t.Backup != nil && t.Backup.Offsite != nil:
+			fmt.Fprintf(a.stdout, "backup site %s kept (--delete-backups removes it)\n", t.Backup.Offsite.Container)
 		}
 		return exitOK, nil
 	})

@@ -101,7 +101,7 @@ func (a *app) deployCommand() *cobra.Command {
 		if err != nil {
 			return a.stepFailed("deploy", err), nil
 		}
-		res, derr := deploy.Deploy(cmd.Context(), f.options(t, rendered, stderr))
+		res, derr := pipeline.Deploy(cmd.Context(), t, f.options(t, rendered, stderr))
 		return emitDeploy(res, derr, f, a.warnings, a.stdout, stderr), nil
 	})
 	return cmd
