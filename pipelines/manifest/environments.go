@@ -114,7 +114,9 @@ func checkBackup(where string, env *Environment) []error {
 		return nil
 	}
 	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("%s: backup.%s", where, fmt.Sprintf(format, a...))) }
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: backup.%s", where, fmt.Sprintf(format, a...)))
+	}
 	switch b.Site {
 	case BackupSiteKind:
 		if env.Target.Kind == nil {
