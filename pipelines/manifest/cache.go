@@ -295,7 +295,8 @@ func (f loggingFS) ReadFile(path string) ([]byte, error) {
 }
 
 // namesURL reports whether a kustomization holds a value kustomize would
-// fetch over HTTP: an http(s) URL, alone or after "key=". What does not
+// fetch over HTTP: an http(s) URL, alone or after "key=". A generator's
+// literals are data (S3_ENDPOINT=http://…), never fetched. What does not
 // parse counts as naming one (kustomize will report it).
 func namesURL(data []byte) bool {
 	var doc yaml.Node
@@ -314,7 +315,10 @@ func namesURL(data []byte) bool {
 			}
 			return strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://")
 		}
-		for _, c := range n.Content {
+		for i, c := range n.Content {
+			if n.Kind == yaml.MappingNode && i%2 == 1 && n.Content[i-1].Value == "literals" {
+				continue
+			}
 			if walk(c, depth+1) {
 				return true
 			}

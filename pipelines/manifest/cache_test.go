@@ -211,6 +211,15 @@ func TestRenderCacheStoresOnlyWhatTheKeyCovers(t *testing.T) {
 			t.Errorf("namesURL(%q) = %v, want %v", doc, got, remote)
 		}
 	}
+	// A generator's literals are data; its files and envs are still read.
+	for doc, remote := range map[string]bool{
+		"configMapGenerator:\n  - name: t\n    literals:\n      - S3_ENDPOINT=http://site:9000\n": false,
+		"configMapGenerator:\n  - name: t\n    files:\n      - f=https://example.com/f\n":         true,
+	} {
+		if got := namesURL([]byte(doc)); got != remote {
+			t.Errorf("namesURL(%q) = %v, want %v", doc, got, remote)
+		}
+	}
 }
 
 func TestDefaultRenderOptionsFromEnvironment(t *testing.T) {

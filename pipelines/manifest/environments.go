@@ -101,6 +101,30 @@ const (
 	BackupSiteExternal = "external"
 )
 
+// KindSiteContainer is the container (and its name on the kind Docker
+// network) of the backup site the pipeline runs beside kind cluster name.
+func KindSiteContainer(cluster string) string { return cluster + "-offsite" }
+
+// KindSitePort is the S3 port of a kind backup site.
+const KindSitePort = 9000
+
+// EndpointFor is the S3 endpoint the platform's pods reach env's backup
+// site at: an external site's own, or the kind site's on the kind network.
+func (b *Backup) EndpointFor(env *Environment) string {
+	if b.Site == BackupSiteKind && env.Target.Kind != nil {
+		return fmt.Sprintf("http://%s:%d", KindSiteContainer(env.Target.Kind.Cluster), KindSitePort)
+	}
+	return b.Endpoint
+}
+
+// RegionOf is the site's region (S3's default when not set).
+func (b *Backup) RegionOf() string {
+	if b.Region == "" {
+		return "us-east-1"
+	}
+	return b.Region
+}
+
 // RetentionDays is Retention in whole days (S3 object lock counts days).
 func (b *Backup) RetentionDays() int {
 	d, _ := time.ParseDuration(b.Retention)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -90,8 +91,11 @@ func RenderWith(ctx context.Context, root string, envs *Environments, envName st
 	sum := sha256.Sum256(out.YAML)
 	out.Hash = "sha256:" + hex.EncodeToString(sum[:])
 	if key != "" {
-		if ok, _ := log.coveredBy(manifests); ok {
+		if ok, why := log.coveredBy(manifests); ok {
 			_ = storeCached(opts.CacheDir, key, out) // a cache that cannot be written only costs the next run
+		} else {
+			// Said at -v 1: a render that is never cached is only slower.
+			slog.Debug("render not cached", "environment", envName, "why", why)
 		}
 	}
 	return out, nil

@@ -15,6 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/statex/infrastructure/pipelines/manifest"
 	"github.com/statex/infrastructure/pipelines/poll"
 )
 
@@ -43,7 +47,7 @@ func ForCluster(name, image string) Site {
 		dir = os.TempDir()
 	}
 	return Site{
-		Container:   name + "-offsite",
+		Container:   manifest.KindSiteContainer(name),
 		Volume:      name + "-offsite-data",
 		Credentials: filepath.Join(dir, "statex", "offsite-"+name+".env"),
 		Network:     "kind",
@@ -52,7 +56,7 @@ func ForCluster(name, image string) Site {
 }
 
 // Port is the S3 port inside the site.
-const Port = 9000
+const Port = manifest.KindSitePort
 
 // Endpoint is the site's S3 endpoint as the platform's pods reach it.
 func (s Site) Endpoint() string { return fmt.Sprintf("http://%s:%d", s.Container, Port) }
@@ -189,4 +193,25 @@ func (s Site) Remove(ctx context.Context, data bool) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RootClient is an S3 client of the site's root user, through the port it
+// publishes on this machine: for the pipeline's own reads (a restore,
+// tests), never handed to a job.
+func (s Site) RootClient(ctx context.Context) (*minio.Client, error) {
+	data, err := os.ReadFile(s.Credentials)
+	if err != nil {
+		return nil, fmt.Errorf("offsite %s: credentials: %w", s.Container, err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			env[k] = v
+		}
+	}
+	addr, err := s.HostEndpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(env["MINIO_ROOT_USER"], env["MINIO_ROOT_PASSWORD"], "")})
 }

@@ -64,6 +64,7 @@ func Validated(ctx context.Context, t *target.Target) (*validate.Report, *manife
 		KubernetesVersion: t.KubernetesVersion,
 		DefaultNamespace:  t.Namespace,
 		GeneratedSecrets:  t.Secrets.Generated,
+		Backup:            validate.BackupTargetOf(t.Environment()),
 	})
 	if err != nil {
 		return nil, nil, &Error{Step: StepValidate, Err: err}

@@ -55,7 +55,7 @@ func TestResolveTheRepositoryEnvironments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if preview.TTL != 72*time.Hour || preview.Previous != "" || preview.Backup != nil {
+	if preview.TTL != 72*time.Hour || preview.Previous != "" || preview.Backup == nil || preview.Backup.Endpoint != "http://statex-preview-offsite:9000" {
 		t.Errorf("preview: TTL %s, previous %q", preview.TTL, preview.Previous)
 	}
 	if _, err := r.Resolve("qa", Kubectl{}); err == nil || !strings.Contains(err.Error(), `no environment "qa" (defined: kind, preview, staging, prod)`) {

@@ -27,6 +27,7 @@ func Environment(ctx context.Context, root string, envs *manifest.Environments, 
 		KubernetesVersion: envs.KubernetesVersion,
 		DefaultNamespace:  envs.NamespaceOf(env),
 		GeneratedSecrets:  envs.GeneratedSecrets,
+		Backup:            BackupTargetOf(env),
 	})
 	return rep, rendered, err
 }
@@ -62,6 +63,7 @@ func EnvironmentsWith(ctx context.Context, root string, envs *manifest.Environme
 					KubernetesVersion: envs.KubernetesVersion,
 					DefaultNamespace:  envs.NamespaceOf(env),
 					GeneratedSecrets:  envs.GeneratedSecrets,
+					Backup:            BackupTargetOf(env),
 				})
 			}
 		})

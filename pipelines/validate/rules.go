@@ -91,6 +91,7 @@ const (
 	RuleNetPolSelector    = "network-policy-selector"
 	RuleRoleBindingRef    = "role-binding-ref"
 	RuleDuplicateObject   = "duplicate-object"
+	RuleBackupTarget      = "backup-target"
 )
 
 // Rules is the catalog: `statex validate --list-rules` prints it, SARIF
@@ -251,6 +252,9 @@ var Rules = []Rule{
 	{RuleDuplicateObject, LayerXRef, SeverityError, "No object is defined twice",
 		"The later definition silently overwrites the earlier one on apply.",
 		"Remove or rename one of the definitions."},
+	{RuleBackupTarget, LayerXRef, SeverityError, "The backup jobs are told the backup target environments.yaml declares",
+		"Backup jobs read the site's endpoint and bucket from ConfigMap backup-target; a value that differs from the environment's backup: sends backups where nobody restores from, or nowhere.",
+		"Set the value in the overlay's backup-target patch to what manifests/environments.yaml says for this environment."},
 }
 
 var rulesByID = func() map[string]*Rule {

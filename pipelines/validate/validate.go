@@ -90,8 +90,25 @@ type Options struct {
 	DefaultNamespace string
 	// GeneratedSecrets exist at deploy time; references to them are valid.
 	GeneratedSecrets []manifest.GeneratedSecret
+	// Backup is the environment's backup target as environments.yaml
+	// declares it: the set's ConfigMap backup-target must say the same
+	// (nil: not checked).
+	Backup *BackupTarget
 	// Workers bounds parallelism of the per-object pass (default GOMAXPROCS).
 	Workers int
+}
+
+// BackupTarget is what the backup jobs must be told: where the site is
+// and which bucket is theirs.
+type BackupTarget struct{ Endpoint, Region, Bucket string }
+
+// BackupTargetOf is env's backup target, nil when it declares none.
+func BackupTargetOf(env *manifest.Environment) *BackupTarget {
+	b := env.Backup
+	if b == nil {
+		return nil
+	}
+	return &BackupTarget{Endpoint: b.EndpointFor(env), Region: b.RegionOf(), Bucket: b.Bucket}
 }
 
 // DefaultKubernetesVersion is the version validated against when none is given.

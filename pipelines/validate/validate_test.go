@@ -13,10 +13,12 @@ import (
 	"github.com/statex/infrastructure/pipelines/manifest"
 )
 
-// testOptions match the testdata: namespace demo, one generated Secret.
+// testOptions match the testdata: namespace demo, one generated Secret,
+// a backup target.
 var testOptions = Options{
 	DefaultNamespace: "demo",
 	GeneratedSecrets: []manifest.GeneratedSecret{{Name: "demo-credentials", Keys: []string{"password"}}},
+	Backup:           &BackupTarget{Endpoint: "http://demo-offsite:9000", Region: "us-east-1", Bucket: "demo-backups"},
 }
 
 var markerRE = regexp.MustCompile(`# <- ([a-z0-9 -]+)$`)

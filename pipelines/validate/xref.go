@@ -203,9 +203,33 @@ func builtinClusterRole(name string) bool {
 	return slices.Contains([]string{"cluster-admin", "admin", "edit", "view"}, name) || strings.HasPrefix(name, "system:")
 }
 
+// checkBackupTarget compares ConfigMap backup-target with the
+// environment's declared target.
+func (v *run) checkBackupTarget(ix *index) {
+	want := v.opts.Backup
+	if want == nil {
+		return
+	}
+	// A set without it: the jobs that read it fail missing-configmap.
+	it, ok := ix.byName[nameKey("ConfigMap", v.opts.DefaultNamespace, "backup-target")]
+	if !ok {
+		return
+	}
+	cm, ok := it.typed.(*corev1.ConfigMap)
+	if !ok {
+		return
+	}
+	for _, kv := range [][2]string{{"S3_ENDPOINT", want.Endpoint}, {"S3_REGION", want.Region}, {"S3_BUCKET", want.Bucket}} {
+		if got := cm.Data[kv[0]]; got != kv[1] {
+			it.add(RuleBackupTarget, "data."+kv[0], "%s is %q, but environments.yaml's backup target says %q", kv[0], got, kv[1])
+		}
+	}
+}
+
 // crossReference runs the checks that need the whole set.
 func (v *run) crossReference() {
 	ix := v.buildIndex()
+	v.checkBackupTarget(ix)
 	covered := map[*podTemplate]bool{}   // by a NetworkPolicy
 	disrupted := map[*podTemplate]bool{} // by a PodDisruptionBudget
 	seen := map[string]*item{}

@@ -21,7 +21,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/statex/infrastructure/pipelines/check"
+	"github.com/statex/infrastructure/pipelines/target"
 )
 
 const platformNS = "statex-infrastructure"
@@ -124,10 +127,16 @@ func TestChecksFailOnBrokenServices(t *testing.T) {
 	})
 
 	t.Run("a finished backup Job's pod is no Redis server", func(t *testing.T) {
+		started := time.Now().Add(-time.Minute)
 		pod := runBackupJob(t, ctx, cs, "redis-backup")
 		if pod.Labels["app.kubernetes.io/name"] != "redis" {
 			t.Fatalf("backup pod %s has labels %v: not the case this proves", pod.Name, pod.Labels)
 		}
+		// The backup reached the other site, as the job's own user.
+		if pod.Status.Phase != corev1.PodSucceeded {
+			t.Errorf("backup pod %s: %s, want Succeeded", pod.Name, pod.Status.Phase)
+		}
+		assertOffsiteBackup(t, ctx, "redis/", started)
 		for svc, r := range checkServices(t, bin, nil, "redis", "networkpolicy") {
 			if r.Verdict != check.Pass {
 				t.Errorf("%s with finished pod %s (%s) present: %s: %s", svc, pod.Name, pod.Status.Phase, r.Verdict, failedSteps(r))
@@ -187,6 +196,33 @@ func TestChecksFailOnBrokenServices(t *testing.T) {
 			}
 		}
 	})
+}
+
+// assertOffsiteBackup finds an object under prefix, newer than since, in
+// the kind environment's backup site (read as the site's root, through the
+// port it publishes here).
+func assertOffsiteBackup(t *testing.T, ctx context.Context, prefix string, since time.Time) {
+	t.Helper()
+	tgt := kindTarget(t)
+	if tgt.Backup == nil || tgt.Backup.Offsite == nil {
+		t.Fatal("the kind environment declares no backup site of the pipeline's")
+	}
+	mc, err := tgt.Backup.Offsite.RootClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for o := range mc.ListObjects(ctx, tgt.Backup.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if o.Err != nil {
+			t.Fatalf("list %s%s at %s: %v", tgt.Backup.Bucket, prefix, tgt.Backup.Offsite.Container, o.Err)
+		}
+		if o.LastModified.After(since) {
+			found = append(found, o.Key)
+		}
+	}
+	if len(found) == 0 {
+		t.Errorf("no backup under %s%s newer than %s at %s", tgt.Backup.Bucket, prefix, since.Format(time.RFC3339), tgt.Backup.Offsite.Container)
+	}
 }
 
 // runBackupJob starts a Job from a CronJob's template (what the schedule
@@ -271,4 +307,18 @@ func dropUnavailableImages(t *testing.T, path string) {
 	if err := os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// kindTarget is the kind environment, resolved as the CLI resolves it.
+func kindTarget(t *testing.T) *target.Target {
+	t.Helper()
+	repo, err := target.Open(repoRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := repo.Resolve("kind", target.Kubectl{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tgt
 }

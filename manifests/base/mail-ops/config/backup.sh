@@ -5,17 +5,18 @@
 #   backup.sh maildir   tar.gz of the Dovecot mail volume mounted at /var/mail
 #   backup.sh db NAME   pg_dump -Fc of database NAME as its owner role
 #                       (password in $PGPASSWORD)
-# Objects in bucket $S3_BUCKET (backups):
-#   mail/maildir/maildir-<UTC timestamp>.tar.gz
-#   mail/db/<name>/<name>-<UTC timestamp>.dump
+# Objects in bucket $S3_BUCKET at the backup site (ConfigMap backup-target),
+# under the prefix of the job's own user (backup-maildir, backup-mail-db):
+#   maildir/maildir-<UTC timestamp>.tar.gz
+#   mail-db/<name>/<name>-<UTC timestamp>.dump
 # Retention: the $RETENTION_KEEP newest objects under the prefix are kept.
 set -eu
-bucket=${S3_BUCKET:-backups}
+bucket=$S3_BUCKET
 ts=$(date -u +%Y%m%dT%H%M%SZ)
 work=/backup
 case "${1:-}" in
 maildir)
-  prefix=mail/maildir/
+  prefix=maildir/
   out="$work/maildir-$ts.tar.gz"
   # Maildir files are immutable once written (flags live in the file name),
   # so a tar of a live store is consistent per message: a message moved
@@ -29,7 +30,7 @@ maildir)
   ;;
 db)
   name=$2
-  prefix=mail/db/$name/
+  prefix=mail-db/$name/
   out="$work/$name-$ts.dump"
   # Wait for the database: a new pod's first connections are refused until
   # the NetworkPolicy agent admits its IP (~1-2 s), and a failover may be in
@@ -43,7 +44,6 @@ db)
   ;;
 *) echo "usage: backup.sh maildir | db NAME" >&2; exit 2 ;;
 esac
-python3 /s3/s3.py mb "$bucket"
 python3 /s3/s3.py put "$bucket" "$prefix$(basename "$out")" "$out"
 rm -f "$out"
 python3 /s3/s3.py prune "$bucket" "$prefix" "${RETENTION_KEEP:-14}"
