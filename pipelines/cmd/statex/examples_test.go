@@ -37,6 +37,7 @@ var needs = map[string]string{
 	"deploy":  "a cluster",
 	"check":   "a cluster",
 	"drill":   "a cluster",
+	"backup":  "a cluster and its backup site",
 	"cluster": "Docker (kind)",
 	"images":  "Docker",
 }
@@ -45,7 +46,7 @@ var needs = map[string]string{
 // points at a closed loopback port: everything before the cluster (flags,
 // arguments, render, validate) runs for real, then exit 2 naming the API
 // server is the only right answer.
-var unreachable = map[string]bool{"deploy": true, "check": true, "drill": true}
+var unreachable = map[string]bool{"deploy": true, "check": true, "drill": true, "backup": true}
 
 // outputFlags write files: their values are moved under a fresh temporary
 // directory (keeping the relative path, whose directories do not exist

@@ -125,6 +125,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.deployCommand(),
 		a.checkCommand(),
 		a.drillCommand(),
+		a.backupCommand(),
 		a.imagesCommand(),
 		a.versionCommand(),
 	)
