@@ -137,6 +137,27 @@ func drillArgs(env, kubeconfig, format string, scenarios []string) ([]string, er
 	return append(args, scenarios...), nil
 }
 
+// backupArgs is `statex backup --env ENV --kubeconfig PATH --output FORMAT
+// REPORTFLAGS [--list] [SERVICE…]`.
+func backupArgs(env, kubeconfig, format string, services []string, list bool) ([]string, error) {
+	if err := checkEnv(env); err != nil {
+		return nil, err
+	}
+	if err := checkClusterFormat("backup", format); err != nil {
+		return nil, err
+	}
+	args := append([]string{cliPath, "backup", "--env", env, "--kubeconfig", kubeconfig, "--output", format}, clusterReportFlags()...)
+	if list {
+		args = append(args, "--list")
+	}
+	for _, s := range services {
+		if s == "" || strings.HasPrefix(s, "-") {
+			return nil, fmt.Errorf("backup: invalid service name %q", s)
+		}
+	}
+	return append(args, services...), nil
+}
+
 // upArgs is `statex up --env ENV --output FORMAT REPORTFLAGS`.
 func upArgs(env, format string) ([]string, error) {
 	if err := checkEnv(env); err != nil {

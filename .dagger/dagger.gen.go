@@ -251,6 +251,62 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 	switch parentName {
 	case "Statex":
 		switch fnName {
+		case "Backup":
+			var parent Statex
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var env string
+			if inputArgs["env"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["env"]), &env)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg env", err))
+				}
+			}
+			var kubeconfig *dagger.Secret
+			if inputArgs["kubeconfig"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["kubeconfig"]), &kubeconfig)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg kubeconfig", err))
+				}
+			}
+			var services []string
+			if inputArgs["services"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["services"]), &services)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg services", err))
+				}
+			}
+			var list bool
+			if inputArgs["list"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["list"]), &list)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg list", err))
+				}
+			}
+			var format string
+			if inputArgs["format"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
+				}
+			}
+			var docker *dagger.Socket
+			if inputArgs["docker"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["docker"]), &docker)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg docker", err))
+				}
+			}
+			var failOnError bool
+			if inputArgs["failOnError"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["failOnError"]), &failOnError)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg failOnError", err))
+				}
+			}
+			return (*Statex).Backup(&parent, ctx, env, kubeconfig, services, list, format, docker, failOnError)
 		case "Deploy":
 			var parent Statex
 			err = json.Unmarshal(parentJSON, &parent)

@@ -308,6 +308,49 @@ func (m *Statex) Drill(
 	return m.run(ctx, p, kubeconfig, docker, failOnError)
 }
 
+// Backup takes every service's backup now and returns the report: each
+// job run from its CronJob, its backup found at the environment's backup
+// site and read back as the job's own user; with list, only what the site
+// holds, judged (missing, empty or stale fails).
+//
+// Runs `statex backup --env ENV --kubeconfig KUBECONFIG --output FORMAT
+// [--list] [SERVICE…]`. A kind environment's site is the container beside
+// its cluster: give the Docker socket so the call joins the kind network
+// and reaches it by name. Never cached.
+//
+// +cache="never"
+func (m *Statex) Backup(
+	ctx context.Context,
+	// Environment whose backups to take: a name from manifests/environments.yaml.
+	// +default="kind"
+	env string,
+	// Kubeconfig for the environment's cluster (its content: file:./path,
+	// or env:VAR holding the kubeconfig itself).
+	kubeconfig *dagger.Secret,
+	// Services to back up (default: all; see `statex backup --help`).
+	// +optional
+	services []string,
+	// Take nothing: list what the site holds and judge it.
+	// +optional
+	list bool,
+	// Stdout format, kept as the Report's text or json file: text or json.
+	// +default="text"
+	format string,
+	// The host's Docker engine socket, for a kind cluster on this host (see
+	// Deploy).
+	// +optional
+	docker *dagger.Socket,
+	// Fail the call when a backup fails (non-zero exit).
+	// +optional
+	failOnError bool,
+) (*Report, error) {
+	p, err := backupPlan(newCallID(), env, format, services, list, docker != nil)
+	if err != nil {
+		return nil, err
+	}
+	return m.run(ctx, p, kubeconfig, docker, failOnError)
+}
+
 // Up brings the local kind environment up with one command and returns the
 // deploy report: validate, build images, create or reuse the kind cluster,
 // load images, deploy.

@@ -48,6 +48,7 @@ func TestDefaultPragmasMatchConstants(t *testing.T) {
 		"Deploy":   {"env": `"kind"`, "format": `"text"`},
 		"Test":     {"env": `"kind"`, "format": `"text"`},
 		"Drill":    {"env": `"kind"`, "format": `"text"`},
+		"Backup":   {"env": `"kind"`, "format": `"text"`},
 		"Up":       {"env": `"kind"`, "format": `"text"`},
 	}
 	for fn, params := range want {

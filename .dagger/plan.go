@@ -190,6 +190,21 @@ func drillPlan(callID, env, format string, scenarios []string, joinKind bool) (p
 	return kubePlan(callID, "drill --env "+env, args, format, joinKind), nil
 }
 
+// backupPlan is Backup's: statex backup against the mounted kubeconfig.
+// The backup site of a kind environment is reached by its name on the kind
+// network, so a kind target needs the join (and STATEX_KIND_API=internal).
+func backupPlan(callID, env, format string, services []string, list, joinKind bool) (plan, error) {
+	args, err := backupArgs(env, kubeconfigPath, format, services, list)
+	if err != nil {
+		return plan{}, err
+	}
+	p := kubePlan(callID, "backup --env "+env, args, format, joinKind)
+	if joinKind {
+		p.cli = append(p.cli, envOp("STATEX_KIND_API", "internal"))
+	}
+	return p, nil
+}
+
 // kubePlan runs a verb against the cluster of a mounted kubeconfig. With
 // joinKind (a Docker socket was given), the engine joins kind's network
 // first; the network must exist already (no cluster, nothing to reach).

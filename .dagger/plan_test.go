@@ -63,6 +63,10 @@ func clusterPlans(t *testing.T, callID string) map[string]plan {
 	add("Drill", p, err)
 	p, err = drillPlan(callID, "kind", "json", nil, true)
 	add("Drill --docker", p, err)
+	p, err = backupPlan(callID, "staging", "json", []string{"redis"}, false, false)
+	add("Backup", p, err)
+	p, err = backupPlan(callID, "kind", "text", nil, true, true)
+	add("Backup --docker --list", p, err)
 	return plans
 }
 
@@ -166,6 +170,9 @@ func TestClusterPlanSteps(t *testing.T) {
 		{name: "Test --docker", join: "require", kubeconfig: true, verb: "check"},
 		{name: "Drill", kubeconfig: true, verb: "drill"},
 		{name: "Drill --docker", join: "require", kubeconfig: true, verb: "drill"},
+		{name: "Backup", kubeconfig: true, verb: "backup"},
+		// The kind site is reached by its name on the kind network.
+		{name: "Backup --docker --list", join: "require", kubeconfig: true, kindAPI: true, verb: "backup"},
 	} {
 		p := plans[tc.name]
 		kinds := opKinds(p.cli)
@@ -196,6 +203,15 @@ func TestClusterPlanSteps(t *testing.T) {
 	}
 	if p := plans["Deploy --docker --dry-run"]; !slices.Contains(p.verbs[0].args, "--dry-run") {
 		t.Errorf("dry run lost: %q", p.verbs[0].args)
+	}
+	if p := plans["Backup --docker --list"]; !slices.Contains(p.verbs[0].args, "--list") {
+		t.Errorf("--list lost: %q", p.verbs[0].args)
+	}
+	if p := plans["Backup"]; p.verbs[0].args[len(p.verbs[0].args)-1] != "redis" {
+		t.Errorf("services lost: %q", p.verbs[0].args)
+	}
+	if _, err := backupPlan("1-00", "kind", "text", []string{"--force"}, false, false); err == nil {
+		t.Error("backupPlan accepted a flag as a service")
 	}
 	// argument errors surface before anything runs
 	if _, err := upPlan("1-00", "-x", "text"); err == nil {
@@ -250,7 +266,7 @@ func TestCachePragmas(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"Deploy", "Drill", "Test", "Up"}
+	want := []string{"Backup", "Deploy", "Drill", "Test", "Up"}
 	if len(all) < 8 {
 		t.Fatalf("found %d functions in main.go: %q", len(all), all)
 	}
