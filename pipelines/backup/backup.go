@@ -280,13 +280,20 @@ func waitJob(ctx context.Context, c *kube.Cluster, t *target.Target, name string
 			}
 			last = p.Name
 		}
-		switch {
-		case j.Status.Succeeded > 0:
-			return nil
-		case j.Status.Failed > 0 && j.Status.Active == 0:
-			return poll.Stop(fmt.Errorf("job %s failed: %s", name, kube.LogTail(ctx, c.CS, c.Namespace, last, "", 20)))
+		// The conditions, not the counts: between a failed pod and its
+		// retry nothing is active, yet the Job has not failed.
+		for _, cond := range j.Status.Conditions {
+			if cond.Status != corev1.ConditionTrue {
+				continue
+			}
+			switch cond.Type {
+			case batchv1.JobComplete:
+				return nil
+			case batchv1.JobFailed:
+				return poll.Stop(fmt.Errorf("job %s failed (%s: %s): %s", name, cond.Reason, cond.Message, kube.LogTail(ctx, c.CS, c.Namespace, last, "", 20)))
+			}
 		}
-		return fmt.Errorf("job %s: %d active", name, j.Status.Active)
+		return fmt.Errorf("job %s: %d active, %d failed", name, j.Status.Active, j.Status.Failed)
 	})
 	if skip != "" {
 		return "", skip, nil

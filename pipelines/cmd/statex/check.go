@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -57,6 +59,11 @@ func (a *app) checkCommand() *cobra.Command {
 		if err := checkOutput(f.format, reportFormats); err != nil {
 			return 0, err
 		}
+		for _, s := range args {
+			if !slices.Contains(check.Services(), s) {
+				return 0, usagef("no check for service %q (have: %s)", s, strings.Join(check.Services(), ", "))
+			}
+		}
 		if code := preflightReports("check", a.stderr, reportFile{"junit", f.junit}); code >= 0 {
 			return code, nil
 		}
@@ -72,6 +79,7 @@ func (a *app) checkCommand() *cobra.Command {
 			fmt.Fprintln(a.stderr, "statex check:", err)
 			return exitUsage, nil
 		}
+		f.services = args
 		rep, err := check.Run(cmd.Context(), f.options(t, rendered, a.stderr))
 		if err != nil {
 			fmt.Fprintln(a.stderr, "statex check:", err)

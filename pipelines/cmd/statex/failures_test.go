@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -192,5 +193,16 @@ func TestReportFileLostAfterTheRunExits2(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "--junit "+lost+": report not written") || strings.Contains(errb.String(), "succeeded") {
 		t.Errorf("deploy stderr: %s", errb.String())
+	}
+}
+
+// An unknown service or scenario is a usage error before anything runs.
+func TestUnknownServiceIsAUsageError(t *testing.T) {
+	for _, args := range [][]string{{"check", "nosuch"}, {"backup", "nosuch"}, {"drill", "nosuch"}} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append(args, "--kubeconfig", deadKubeconfig(t)), &out, &errb)
+		if code != exitUsage || !strings.Contains(errb.String(), `"nosuch"`) || strings.Contains(errb.String(), "unreachable") {
+			t.Errorf("%v: exit %d: %s", args, code, errb.String())
+		}
 	}
 }
