@@ -105,6 +105,9 @@ func (s Site) Start(ctx context.Context) error {
 	switch s.state(ctx) {
 	case "running":
 	case "":
+		if s.Image == "" {
+			return fmt.Errorf("offsite %s: no image to run: the recipe images/minio (its TAG) is missing from this checkout", s.Container)
+		}
 		if err := s.credentials(); err != nil {
 			return fmt.Errorf("offsite %s: credentials: %w", s.Container, err)
 		}

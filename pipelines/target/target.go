@@ -216,10 +216,9 @@ func (r *Repo) Resolve(name string, k Kubectl) (*Target, error) {
 		t.Backup = &Backup{Backup: *env.Backup}
 		if env.Backup.Site == manifest.BackupSiteKind && t.Kind != nil {
 			// LoadEnvironments has checked a kind site has a kind target.
-			tag, err := os.ReadFile(filepath.Join(t.Kind.ImagesDir, offsiteImage, "TAG"))
-			if err != nil {
-				return nil, fmt.Errorf("environment %s: backup site: the image recipe %s: %w", env.Name, offsiteImage, err)
-			}
+			// Only starting the site needs its image: a checkout of the
+			// manifests alone still resolves (Start names what is missing).
+			tag, _ := os.ReadFile(filepath.Join(t.Kind.ImagesDir, offsiteImage, "TAG"))
 			site := offsite.ForCluster(t.Kind.Cluster, strings.TrimSpace(string(tag)))
 			t.Backup.Offsite = &site
 			t.Backup.Endpoint = site.Endpoint()

@@ -144,3 +144,26 @@ func TestOpenFromStatexRoot(t *testing.T) {
 		t.Error("no repository above a temporary directory: want an error")
 	}
 }
+
+// A checkout of the manifests alone (no image recipes) still resolves a
+// kind backup site: only starting it needs the image.
+func TestResolveWithoutImageRecipes(t *testing.T) {
+	root := t.TempDir()
+	envs := "apiVersion: statex.io/v1alpha1\nkind: Environments\nnamespace: demo\nkubernetesVersion: \"1.34\"\nenvironments:\n" +
+		"  - name: dev\n    overlay: overlays/dev\n    target: {kind: {cluster: demo}}\n    backup:\n      site: kind\n      bucket: demo-backups\n" +
+		"      replicaBucket: demo-objects\n      credentialsSecret: backup-credentials\n      retention: 24h\n"
+	if err := os.MkdirAll(filepath.Join(root, "manifests"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "manifests", "environments.yaml"), []byte(envs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := r.Resolve("dev", Kubectl{})
+	if err != nil || tgt.Backup == nil || tgt.Backup.Offsite == nil || tgt.Backup.Offsite.Image != "" || tgt.Backup.Endpoint != "http://demo-offsite:9000" {
+		t.Fatalf("target %+v, err %v", tgt, err)
+	}
+}
