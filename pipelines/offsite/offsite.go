@@ -17,6 +17,7 @@ package offsite
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -162,9 +163,9 @@ exit "$rc"`
 // redactArgs hides the secret key of "user add ALIAS USER SECRET".
 func redactArgs(args []string) []string {
 	out := slices.Clone(args)
-	for i := 0; i+4 < len(out); i++ {
+	for i := 0; i+1 < len(out); i++ {
 		if out[i] == "user" && out[i+1] == "add" {
-			out[i+4] = "[redacted]"
+			out[len(out)-1] = "[redacted]"
 		}
 	}
 	return out
@@ -227,8 +228,10 @@ func EnsureJobs(ctx context.Context, exec Exec, b *manifest.Backup, secrets map[
 		if _, err := mcWith(ctx, exec, doc, false, "admin", "policy", "create", "site", User(job), "{}"); err != nil {
 			return err
 		}
-		if _, err := mc(ctx, exec, "admin", "user", "add", "site", User(job), secrets[job]); err != nil {
-			return err
+		// "--": a generated key may begin with "-", which mc would read
+		// as a flag (and quote back in its error).
+		if _, err := mc(ctx, exec, "admin", "user", "add", "--", "site", User(job), secrets[job]); err != nil {
+			return errors.New(strings.ReplaceAll(err.Error(), secrets[job], "[redacted]"))
 		}
 		out, err := mc(ctx, exec, "admin", "policy", "attach", "site", User(job), "--user", User(job))
 		if err != nil && !strings.Contains(out+err.Error(), "already") {

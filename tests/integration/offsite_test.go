@@ -62,7 +62,8 @@ func jobSecrets(t *testing.T) map[string]string {
 		if _, err := rand.Read(b); err != nil {
 			t.Fatal(err)
 		}
-		out[job] = hex.EncodeToString(b)
+		// A leading "-" as generated keys may have: mc must not read it as a flag.
+		out[job] = "-" + hex.EncodeToString(b)
 	}
 	return out
 }
