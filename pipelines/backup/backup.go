@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"sort"
@@ -133,7 +134,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	defer c.Close()
-	endpoint, secure, err := siteEndpoint(ctx, t)
+	site, err := siteEndpoint(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if len(opts.Services) > 0 && !slices.Contains(opts.Services, job.Service) {
 			continue
 		}
-		r := runJob(ctx, c, t, job, endpoint, secure, rep.RunID, opts)
+		r := runJob(ctx, c, t, job, site, rep.RunID, opts)
 		r.Reason = c.Scrubber().String(r.Reason)
 		verdict.Scrub(r.Steps, c.Scrubber().String)
 		rep.Add(r)
@@ -154,33 +155,43 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-// siteEndpoint is where this machine reaches the site: a kind site
-// through the port it publishes here (or, from a container on the kind
-// network, STATEX_KIND_API=internal, by its name there), an external one
-// at its URL.
-func siteEndpoint(ctx context.Context, t *target.Target) (hostport string, secure bool, err error) {
-	if site := t.Backup.Offsite; site != nil && t.Kind != nil && t.Kind.InternalAPI {
-		u, err := url.Parse(site.Endpoint())
-		if err != nil {
-			return "", false, err
-		}
-		return u.Host, false, nil
-	}
+// siteAccess is how this machine reaches the site: a kind site through
+// the port it publishes here (or, from a container on the kind network,
+// STATEX_KIND_API=internal, by its name there), over TLS trusting the
+// site's own CA; an external one at its URL.
+type siteAccess struct {
+	hostport  string
+	secure    bool
+	transport http.RoundTripper // nil: the system's roots
+}
+
+func siteEndpoint(ctx context.Context, t *target.Target) (siteAccess, error) {
 	if site := t.Backup.Offsite; site != nil {
+		tr, err := site.TLS.Transport()
+		if err != nil {
+			return siteAccess{}, fmt.Errorf("backup site %s: %w (statex cluster up --env %s makes it)", site.Container, err, t.Name)
+		}
+		if t.Kind != nil && t.Kind.InternalAPI {
+			u, err := url.Parse(site.Endpoint())
+			if err != nil {
+				return siteAccess{}, err
+			}
+			return siteAccess{u.Host, true, tr}, nil
+		}
 		addr, err := site.HostEndpoint(ctx)
 		if err != nil {
-			return "", false, fmt.Errorf("backup site %s: %w (statex cluster up --env %s starts it)", site.Container, err, t.Name)
+			return siteAccess{}, fmt.Errorf("backup site %s: %w (statex cluster up --env %s starts it)", site.Container, err, t.Name)
 		}
-		return addr, false, nil
+		return siteAccess{addr, true, tr}, nil
 	}
 	u, err := url.Parse(t.Backup.Endpoint)
 	if err != nil {
-		return "", false, err
+		return siteAccess{}, err
 	}
-	return u.Host, u.Scheme == "https", nil
+	return siteAccess{hostport: u.Host, secure: u.Scheme == "https"}, nil
 }
 
-func runJob(ctx context.Context, c *kube.Cluster, t *target.Target, job Job, endpoint string, secure bool, runID string, opts Options) Result {
+func runJob(ctx context.Context, c *kube.Cluster, t *target.Target, job Job, site siteAccess, runID string, opts Options) Result {
 	start := time.Now()
 	res := Result{Service: job.Service}
 	var steps verdict.Steps
@@ -190,7 +201,7 @@ func runJob(ctx context.Context, c *kube.Cluster, t *target.Target, job Job, end
 		if err != nil {
 			return "", err
 		}
-		mc, err = minio.New(endpoint, &minio.Options{Creds: credentials.NewStaticV4(offsite.User(job.User), key, ""), Secure: secure, Region: t.Backup.RegionOf()})
+		mc, err = minio.New(site.hostport, &minio.Options{Creds: credentials.NewStaticV4(offsite.User(job.User), key, ""), Secure: site.secure, Transport: site.transport, Region: t.Backup.RegionOf()})
 		return "user " + offsite.User(job.User), err
 	})
 	since := time.Time{}

@@ -70,6 +70,11 @@ type Options struct {
 	History int
 	// Progress receives events as the deploy runs (may be nil).
 	Progress func(Event)
+	// RuntimeConfigMaps (name → data) are written once the namespace
+	// exists, before any workload starts: configuration that is not in the
+	// set because it belongs to this machine (a kind backup site's CA).
+	// Like generated Secrets they are not pruned.
+	RuntimeConfigMaps map[string]map[string]string
 }
 
 // ExecFunc runs command in a container of a pod and returns its output.
@@ -279,6 +284,9 @@ func (e *engine) run(ctx context.Context, res *Result, staged []stagedObjects, h
 			// The namespace exists now: secrets before any workload starts,
 			// then the pending record so an interrupted deploy is prunable.
 			res.Secrets, err = EnsureSecrets(ctx, e.cs, e.ns, e.opts.Target.Secrets.Generated, external)
+			if err == nil {
+				err = EnsureConfigMaps(ctx, e.cs, e.ns, e.opts.RuntimeConfigMaps)
+			}
 			if err == nil {
 				err = saveRelease(ctx, e.cs, e.ns, rel)
 			}

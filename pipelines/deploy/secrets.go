@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -138,4 +139,32 @@ func PlanSecrets(ctx context.Context, cs kubernetes.Interface, namespace string,
 		}
 	}
 	return out, nil
+}
+
+// EnsureConfigMaps makes each ConfigMap hold exactly its data: created if
+// missing, updated if it differs.
+func EnsureConfigMaps(ctx context.Context, cs kubernetes.Interface, namespace string, configMaps map[string]map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(configMaps)) {
+		data := configMaps[name]
+		got, err := cs.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			cm := &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace,
+					Labels: map[string]string{ManagedByLabel: "statex", "app.kubernetes.io/part-of": "statex"}},
+				Data: data,
+			}
+			if _, err := cs.CoreV1().ConfigMaps(namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("create configmap %s: %w", name, err)
+			}
+		case err != nil:
+			return fmt.Errorf("read configmap %s: %w", name, err)
+		case !maps.Equal(got.Data, data):
+			got.Data = data
+			if _, err := cs.CoreV1().ConfigMaps(namespace).Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+				return fmt.Errorf("update configmap %s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }

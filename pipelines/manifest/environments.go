@@ -105,6 +105,11 @@ const (
 // network) of the backup site the pipeline runs beside kind cluster name.
 func KindSiteContainer(cluster string) string { return cluster + "-offsite" }
 
+// BackupCAConfigMap holds (key ca.crt) the CA a backup site the pipeline
+// runs serves TLS with; the deploy writes it into the namespace. Backup
+// clients mount it optionally: an external site with a public CA has none.
+const BackupCAConfigMap = "backup-ca"
+
 // KindSitePort is the S3 port of a kind backup site.
 const KindSitePort = 9000
 
@@ -112,7 +117,7 @@ const KindSitePort = 9000
 // site at: an external site's own, or the kind site's on the kind network.
 func (b *Backup) EndpointFor(env *Environment) string {
 	if b.Site == BackupSiteKind && env.Target.Kind != nil {
-		return fmt.Sprintf("http://%s:%d", KindSiteContainer(env.Target.Kind.Cluster), KindSitePort)
+		return fmt.Sprintf("https://%s:%d", KindSiteContainer(env.Target.Kind.Cluster), KindSitePort)
 	}
 	return b.Endpoint
 }

@@ -117,8 +117,9 @@ func lifecycle(days int) []byte {
 
 // siteEnv points mc at the site from inside its container, with the root
 // credentials the container already has: they never cross into this
-// process, its arguments or its logs.
-const siteEnv = `MC_HOST_site="http://${MINIO_ROOT_USER}:${MINIO_ROOT_PASSWORD}@127.0.0.1:9000"`
+// process, its arguments or its logs. A site the pipeline runs serves TLS
+// (STATEX_SITE_SCHEME=https, its CA in SSL_CERT_FILE).
+const siteEnv = `MC_HOST_site="${STATEX_SITE_SCHEME:-http}://${MINIO_ROOT_USER}:${MINIO_ROOT_PASSWORD}@127.0.0.1:9000"`
 
 // mc runs mc against the site.
 func mc(ctx context.Context, exec Exec, args ...string) (string, error) {

@@ -37,6 +37,9 @@ type Site struct {
 	Credentials string
 	Network     string
 	Image       string
+	// TLS is the site's CA and server certificate: it serves S3 over
+	// HTTPS only.
+	TLS Certs
 }
 
 // ForCluster is the site of kind cluster name, with the project's MinIO
@@ -52,6 +55,7 @@ func ForCluster(name, image string) Site {
 		Credentials: filepath.Join(dir, "statex", "offsite-"+name+".env"),
 		Network:     "kind",
 		Image:       image,
+		TLS:         Certs{Dir: filepath.Join(dir, "statex", "offsite-"+name+"-tls")},
 	}
 }
 
@@ -59,7 +63,15 @@ func ForCluster(name, image string) Site {
 const Port = manifest.KindSitePort
 
 // Endpoint is the site's S3 endpoint as the platform's pods reach it.
-func (s Site) Endpoint() string { return fmt.Sprintf("http://%s:%d", s.Container, Port) }
+func (s Site) Endpoint() string { return fmt.Sprintf("https://%s:%d", s.Container, Port) }
+
+// hosts are the names the site's certificate covers: its name on the
+// kind network, and this machine's loopback where its port is published.
+func (s Site) hosts() []string { return []string{s.Container, "localhost", "127.0.0.1"} }
+
+// tlsLabel marks a site container that serves TLS; one made before it
+// (plain HTTP) is made again, its data volume kept.
+const tlsLabel = "statex.io/offsite-tls"
 
 func docker(ctx context.Context, args ...string) (string, error) {
 	var out bytes.Buffer
@@ -102,7 +114,17 @@ func (s Site) credentials() error {
 // too, unless they exist: data and keys outlive the container). It
 // returns once the site answers its readiness probe.
 func (s Site) Start(ctx context.Context) error {
-	switch s.state(ctx) {
+	if err := s.TLS.Ensure(s.hosts()); err != nil {
+		return fmt.Errorf("offsite %s: TLS: %w", s.Container, err)
+	}
+	state := s.state(ctx)
+	if state != "" && !s.servesTLS(ctx) {
+		if _, err := docker(ctx, "rm", "--force", s.Container); err != nil {
+			return fmt.Errorf("offsite %s: replacing a site without TLS: %w", s.Container, err)
+		}
+		state = ""
+	}
+	switch state {
 	case "running":
 	case "":
 		if s.Image == "" {
@@ -116,9 +138,13 @@ func (s Site) Start(ctx context.Context) error {
 		}
 		if _, err := docker(ctx, "run", "--detach", "--name", s.Container, "--network", s.Network,
 			"--restart", "unless-stopped", "--env-file", s.Credentials,
-			"--label", "statex.io/offsite=true", "--volume", s.Volume+":/data",
+			"--label", "statex.io/offsite=true", "--label", tlsLabel+"=true",
+			"--volume", s.Volume+":/data", "--volume", s.TLS.CertsDir()+":/certs:ro",
+			// mc run inside (docker exec) trusts the site's CA, and
+			// reaches it by https (siteEnv).
+			"--env", "SSL_CERT_FILE=/certs/CAs/ca.crt", "--env", "STATEX_SITE_SCHEME=https",
 			"--publish", fmt.Sprintf("127.0.0.1::%d", Port),
-			s.Image, "server", "/data", "--address", fmt.Sprintf(":%d", Port)); err != nil {
+			s.Image, "server", "/data", "--address", fmt.Sprintf(":%d", Port), "--certs-dir", "/certs"); err != nil {
 			return fmt.Errorf("offsite %s: %w", s.Container, err)
 		}
 	default:
@@ -127,6 +153,11 @@ func (s Site) Start(ctx context.Context) error {
 		}
 	}
 	return s.waitReady(ctx)
+}
+
+func (s Site) servesTLS(ctx context.Context) bool {
+	out, err := exec.CommandContext(ctx, "docker", "inspect", "--format", "{{index .Config.Labels \""+tlsLabel+"\"}}", s.Container).Output()
+	return err == nil && strings.TrimSpace(string(out)) == "true"
 }
 
 // HostEndpoint is host:port where this machine reaches the site's S3 port.
@@ -146,16 +177,20 @@ func (s Site) HostEndpoint(ctx context.Context) (string, error) {
 // waitReady waits for the site's write quorum (its cluster health), not
 // only for the process (live): a site that cannot store is not up.
 func (s Site) waitReady(ctx context.Context) error {
-	err := poll.Until(ctx, 2*time.Minute, time.Second, func() error {
+	client, err := s.TLS.HTTPClient()
+	if err != nil {
+		return fmt.Errorf("offsite %s: %w", s.Container, err)
+	}
+	err = poll.Until(ctx, 2*time.Minute, time.Second, func() error {
 		addr, err := s.HostEndpoint(ctx)
 		if err != nil {
 			return err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/minio/health/cluster", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+"/minio/health/cluster", nil)
 		if err != nil {
 			return poll.Stop(err)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return err
 		}
@@ -194,6 +229,9 @@ func (s Site) Remove(ctx context.Context, data bool) error {
 		if err := os.Remove(s.Credentials); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
+		if err := os.RemoveAll(s.TLS.Dir); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -216,5 +254,9 @@ func (s Site) RootClient(ctx context.Context) (*minio.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(env["MINIO_ROOT_USER"], env["MINIO_ROOT_PASSWORD"], "")})
+	tr, err := s.TLS.Transport()
+	if err != nil {
+		return nil, err
+	}
+	return minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(env["MINIO_ROOT_USER"], env["MINIO_ROOT_PASSWORD"], ""), Secure: true, Transport: tr})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/statex/infrastructure/pipelines/cluster"
 	"github.com/statex/infrastructure/pipelines/deploy"
+	"github.com/statex/infrastructure/pipelines/manifest"
 	"github.com/statex/infrastructure/pipelines/offsite"
 	"github.com/statex/infrastructure/pipelines/target"
 )
@@ -41,6 +42,22 @@ func BackupSite(ctx context.Context, t *target.Target) error {
 // the namespace). A dry run, or a deploy that failed, registers nothing.
 func Deploy(ctx context.Context, t *target.Target, opts deploy.Options) (*deploy.Result, error) {
 	opts.Target = t
+	if t.Backup != nil && t.Backup.Offsite != nil && !opts.DryRun {
+		// The site first: its CA goes into the namespace (ConfigMap
+		// backup-ca) before any backup client starts.
+		site := t.Backup.Offsite
+		if err := site.Start(ctx); err != nil {
+			return nil, &Error{Step: StepBackupSite, Findings: true, Err: err}
+		}
+		ca, err := site.TLS.CA()
+		if err != nil {
+			return nil, &Error{Step: StepBackupSite, Findings: true, Err: err}
+		}
+		if opts.RuntimeConfigMaps == nil {
+			opts.RuntimeConfigMaps = map[string]map[string]string{}
+		}
+		opts.RuntimeConfigMaps[manifest.BackupCAConfigMap] = map[string]string{"ca.crt": string(ca)}
+	}
 	res, err := deploy.Deploy(ctx, opts)
 	if err != nil || opts.DryRun || t.Backup == nil || t.Backup.Offsite == nil {
 		return res, err
@@ -72,11 +89,6 @@ func registerBackupJobs(ctx context.Context, t *target.Target) error {
 		keys[k] = string(v)
 	}
 	site := t.Backup.Offsite
-	// The site may have been removed since cluster up (docker rm): bring
-	// it back before registering.
-	if err := site.Start(ctx); err != nil {
-		return err
-	}
 	if err := offsite.EnsureBuckets(ctx, site.Exec(), &t.Backup.Backup); err != nil {
 		return err
 	}

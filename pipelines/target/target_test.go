@@ -36,7 +36,7 @@ func TestResolveTheRepositoryEnvironments(t *testing.T) {
 		kind.Kind.ImagesDir != filepath.Join(r.Root, "images") || kind.Context != "" {
 		t.Errorf("kind cluster: %+v", kind.Kind)
 	}
-	if b := kind.Backup; b == nil || b.Offsite == nil || b.Offsite.Container != "statex-offsite" || b.Endpoint != "http://statex-offsite:9000" ||
+	if b := kind.Backup; b == nil || b.Offsite == nil || b.Offsite.Container != "statex-offsite" || b.Endpoint != "https://statex-offsite:9000" ||
 		!strings.HasPrefix(b.Offsite.Image, "statex/minio:") || b.Bucket != "statex-kind-backups" || b.RetentionDays() != 1 {
 		t.Errorf("kind backup: %+v", b)
 	}
@@ -55,7 +55,7 @@ func TestResolveTheRepositoryEnvironments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if preview.TTL != 72*time.Hour || preview.Previous != "" || preview.Backup == nil || preview.Backup.Endpoint != "http://statex-preview-offsite:9000" {
+	if preview.TTL != 72*time.Hour || preview.Previous != "" || preview.Backup == nil || preview.Backup.Endpoint != "https://statex-preview-offsite:9000" {
 		t.Errorf("preview: TTL %s, previous %q", preview.TTL, preview.Previous)
 	}
 	if _, err := r.Resolve("qa", Kubectl{}); err == nil || !strings.Contains(err.Error(), `no environment "qa" (defined: kind, preview, staging, prod)`) {
@@ -163,7 +163,7 @@ func TestResolveWithoutImageRecipes(t *testing.T) {
 		t.Fatal(err)
 	}
 	tgt, err := r.Resolve("dev", Kubectl{})
-	if err != nil || tgt.Backup == nil || tgt.Backup.Offsite == nil || tgt.Backup.Offsite.Image != "" || tgt.Backup.Endpoint != "http://demo-offsite:9000" {
+	if err != nil || tgt.Backup == nil || tgt.Backup.Offsite == nil || tgt.Backup.Offsite.Image != "" || tgt.Backup.Endpoint != "https://demo-offsite:9000" {
 		t.Fatalf("target %+v, err %v", tgt, err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // credentials never leave it).
 func siteMC(t *testing.T, container string, args ...string) {
 	t.Helper()
-	script := `MC_HOST_site="http://${MINIO_ROOT_USER}:${MINIO_ROOT_PASSWORD}@127.0.0.1:9000" mc --config-dir /tmp/.mc "$@"`
+	script := `MC_HOST_site="${STATEX_SITE_SCHEME:-http}://${MINIO_ROOT_USER}:${MINIO_ROOT_PASSWORD}@127.0.0.1:9000" mc --config-dir /tmp/.mc "$@"`
 	out, err := exec.Command("docker", append([]string{"exec", container, "sh", "-c", script, "mc"}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("mc %v: %v: %s", args, err, out)

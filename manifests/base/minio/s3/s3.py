@@ -17,6 +17,7 @@ Usage:
                                       timestamp, so name order = age order)
 
 Environment: S3_ENDPOINT (http://minio:9000), S3_REGION (us-east-1),
+S3_CA_FILE (the CA an https endpoint is trusted by, if the file exists),
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (the minio-credentials Secret).
 Exit status non-zero on any failure, with the S3 error on stderr.
 """
@@ -25,6 +26,7 @@ import hashlib
 import hmac
 import http.client
 import os
+import ssl
 import sys
 import time
 import urllib.parse
@@ -45,6 +47,15 @@ ENDPOINT = urllib.parse.urlsplit(env("S3_ENDPOINT", "http://minio:9000"))
 REGION = env("S3_REGION", "us-east-1")
 ACCESS = env("AWS_ACCESS_KEY_ID")
 SECRET = env("AWS_SECRET_ACCESS_KEY")
+
+
+def tls_context():
+    """The system's roots, or only the site's own CA when S3_CA_FILE names
+    one that exists (a site the pipeline runs; ConfigMap backup-ca)."""
+    ca = os.environ.get("S3_CA_FILE", "")
+    if ca and os.path.exists(ca):
+        return ssl.create_default_context(cafile=ca)
+    return ssl.create_default_context()
 
 
 def _sign(key, msg):
@@ -78,8 +89,10 @@ def request(method, path, query=None, body=b"", payload_hash=None, length=None):
     headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={ACCESS}/{scope}, "
                                 f"SignedHeaders={signed}, Signature={signature}")
     headers["content-length"] = str(length if length is not None else len(body))
-    cls = http.client.HTTPSConnection if ENDPOINT.scheme == "https" else http.client.HTTPConnection
-    conn = cls(host, timeout=300)
+    if ENDPOINT.scheme == "https":
+        conn = http.client.HTTPSConnection(host, timeout=300, context=tls_context())
+    else:
+        conn = http.client.HTTPConnection(host, timeout=300)
     url = canonical_uri + ("?" + canonical_query if canonical_query else "")
     conn.request(method, url, body=body, headers=headers)
     resp = conn.getresponse()
