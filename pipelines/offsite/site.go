@@ -69,6 +69,15 @@ func (s Site) Endpoint() string { return fmt.Sprintf("https://%s:%d", s.Containe
 // kind network, and this machine's loopback where its port is published.
 func (s Site) hosts() []string { return []string{s.Container, "localhost", "127.0.0.1"} }
 
+// CA is the CA certificate the site serves TLS with, made (once) if it
+// is not there yet: the cluster may need it before the site runs.
+func (s Site) CA() ([]byte, error) {
+	if err := s.TLS.Ensure(s.hosts()); err != nil {
+		return nil, fmt.Errorf("offsite %s: TLS: %w", s.Container, err)
+	}
+	return s.TLS.CA()
+}
+
 // tlsLabel marks a site container that serves TLS; one made before it
 // (plain HTTP) is made again, its data volume kept.
 const tlsLabel = "statex.io/offsite-tls"

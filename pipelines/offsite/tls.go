@@ -39,8 +39,19 @@ func (c Certs) CA() ([]byte, error) { return os.ReadFile(c.CAFile()) }
 // trust its CA. A certificate that no longer covers hosts, or is within a
 // month of expiry, is reissued from the same CA.
 func (c Certs) Ensure(hosts []string) error {
-	if err := os.MkdirAll(filepath.Join(c.CertsDir(), "CAs"), 0o700); err != nil {
+	// Dir is 0700 (it holds the CA key); what the site mounts is 0755: its
+	// server runs as its own user, and a certs directory it cannot read
+	// makes MinIO serve plain HTTP without a word.
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return err
+	}
+	for _, d := range []string{c.CertsDir(), filepath.Join(c.CertsDir(), "CAs")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			return err
+		}
 	}
 	caCert, caKey, err := c.ensureCA()
 	if err != nil {
@@ -77,7 +88,8 @@ func (c Certs) Ensure(hosts []string) error {
 		return err
 	}
 	// 0644: the site's server process (not root) reads it through the
-	// bind mount; what keeps it private is the 0700 directory around it.
+	// bind mount; what keeps it private on this machine is the 0700
+	// directory around the mount.
 	if err := writePEM(filepath.Join(c.CertsDir(), "private.key"), "PRIVATE KEY", keyDER, 0o644); err != nil {
 		return err
 	}

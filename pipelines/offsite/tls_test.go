@@ -36,6 +36,16 @@ func TestSiteCertsAreMadeOnceAndTrustedThroughTheirCA(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(c.Dir, "ca.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("ca.key: %v %v, want mode 0600", fi, err)
 	}
+	// The site's server runs as its own user: it must be able to read
+	// what it mounts, or MinIO serves plain HTTP.
+	for _, d := range []string{c.CertsDir(), filepath.Join(c.CertsDir(), "CAs")} {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("%s: %v %v, want mode 0755", d, fi, err)
+		}
+	}
+	if fi, err := os.Stat(c.Dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s: %v %v, want mode 0700", c.Dir, fi, err)
+	}
 	if _, err := os.Stat(filepath.Join(c.CertsDir(), "ca.key")); err == nil {
 		t.Error("the CA key is inside the directory the site mounts")
 	}

@@ -27,6 +27,11 @@ func BackupSite(ctx context.Context, t *target.Target) error {
 		return nil
 	}
 	site := t.Backup.Offsite
+	// The site may have been removed since cluster up (docker rm): bring
+	// it back before registering.
+	if err := site.Start(ctx); err != nil {
+		return err
+	}
 	if err := site.Start(ctx); err != nil {
 		return &Error{Step: StepBackupSite, Findings: true, Err: err}
 	}
@@ -43,13 +48,11 @@ func BackupSite(ctx context.Context, t *target.Target) error {
 func Deploy(ctx context.Context, t *target.Target, opts deploy.Options) (*deploy.Result, error) {
 	opts.Target = t
 	if t.Backup != nil && t.Backup.Offsite != nil && !opts.DryRun {
-		// The site first: its CA goes into the namespace (ConfigMap
-		// backup-ca) before any backup client starts.
+		// The site's CA goes into the namespace (ConfigMap backup-ca)
+		// before any backup client starts. Only files here: nothing runs
+		// before deploy has reached the cluster.
 		site := t.Backup.Offsite
-		if err := site.Start(ctx); err != nil {
-			return nil, &Error{Step: StepBackupSite, Findings: true, Err: err}
-		}
-		ca, err := site.TLS.CA()
+		ca, err := site.CA()
 		if err != nil {
 			return nil, &Error{Step: StepBackupSite, Findings: true, Err: err}
 		}
@@ -89,6 +92,11 @@ func registerBackupJobs(ctx context.Context, t *target.Target) error {
 		keys[k] = string(v)
 	}
 	site := t.Backup.Offsite
+	// The site may have been removed since cluster up (docker rm): bring
+	// it back before registering.
+	if err := site.Start(ctx); err != nil {
+		return err
+	}
 	if err := offsite.EnsureBuckets(ctx, site.Exec(), &t.Backup.Backup); err != nil {
 		return err
 	}
