@@ -78,9 +78,11 @@ func (s Site) CA() ([]byte, error) {
 	return s.TLS.CA()
 }
 
-// tlsLabel marks a site container that serves TLS; one made before it
-// (plain HTTP) is made again, its data volume kept.
-const tlsLabel = "statex.io/offsite-tls"
+// specLabel carries the version of how the site's container is run
+// (specVersion); a container of another version (one made before TLS, or
+// with a certs directory its server could not read) is made again, its
+// data volume and credentials kept. Bump it when the docker run changes.
+const specLabel, specVersion = "statex.io/offsite-spec", "2"
 
 func docker(ctx context.Context, args ...string) (string, error) {
 	var out bytes.Buffer
@@ -127,9 +129,9 @@ func (s Site) Start(ctx context.Context) error {
 		return fmt.Errorf("offsite %s: TLS: %w", s.Container, err)
 	}
 	state := s.state(ctx)
-	if state != "" && !s.servesTLS(ctx) {
+	if state != "" && !s.current(ctx) {
 		if _, err := docker(ctx, "rm", "--force", s.Container); err != nil {
-			return fmt.Errorf("offsite %s: replacing a site without TLS: %w", s.Container, err)
+			return fmt.Errorf("offsite %s: replacing a site of an older spec: %w", s.Container, err)
 		}
 		state = ""
 	}
@@ -147,7 +149,7 @@ func (s Site) Start(ctx context.Context) error {
 		}
 		if _, err := docker(ctx, "run", "--detach", "--name", s.Container, "--network", s.Network,
 			"--restart", "unless-stopped", "--env-file", s.Credentials,
-			"--label", "statex.io/offsite=true", "--label", tlsLabel+"=true",
+			"--label", "statex.io/offsite=true", "--label", specLabel+"="+specVersion,
 			"--volume", s.Volume+":/data", "--volume", s.TLS.CertsDir()+":/certs:ro",
 			// mc run inside (docker exec) trusts the site's CA, and
 			// reaches it by https (siteEnv).
@@ -164,9 +166,9 @@ func (s Site) Start(ctx context.Context) error {
 	return s.waitReady(ctx)
 }
 
-func (s Site) servesTLS(ctx context.Context) bool {
-	out, err := exec.CommandContext(ctx, "docker", "inspect", "--format", "{{index .Config.Labels \""+tlsLabel+"\"}}", s.Container).Output()
-	return err == nil && strings.TrimSpace(string(out)) == "true"
+func (s Site) current(ctx context.Context) bool {
+	out, err := exec.CommandContext(ctx, "docker", "inspect", "--format", "{{index .Config.Labels \""+specLabel+"\"}}", s.Container).Output()
+	return err == nil && strings.TrimSpace(string(out)) == specVersion
 }
 
 // HostEndpoint is host:port where this machine reaches the site's S3 port.
