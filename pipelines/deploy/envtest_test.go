@@ -54,6 +54,7 @@ func TestEnvtestStagesApplyInOrderAndWaitForReadiness(t *testing.T) {
 	var execs []string
 	opts := f.options(objs)
 	opts.Target.Secrets.Generated = []manifest.GeneratedSecret{{Name: "postgres-credentials", Keys: []string{"password"}}}
+	opts.RuntimeConfigMaps = map[string]map[string]string{"backup-ca": {"ca.crt": "first CA"}}
 	opts.Signals = []Signal{{Service: "postgres", Name: "leader elected", Container: "postgres",
 		Command: []string{"patronictl", "list"},
 		Check: func(out string, desired int) error {
@@ -101,6 +102,18 @@ func TestEnvtestStagesApplyInOrderAndWaitForReadiness(t *testing.T) {
 	}
 	if !f.get(secret, "postgres-credentials") || string(secret.Data["password"]) != password {
 		t.Error("second deploy changed the generated secret's value")
+	}
+
+	// A runtime ConfigMap is there from the first deploy, and follows a
+	// change (a site's CA made again).
+	ca := &corev1.ConfigMap{}
+	if !f.get(ca, "backup-ca") || ca.Data["ca.crt"] != "first CA" || ca.Labels[ManagedByLabel] != "statex" {
+		t.Fatalf("runtime configmap after deploy: %v %v", ca.Data, ca.Labels)
+	}
+	opts.RuntimeConfigMaps["backup-ca"] = map[string]string{"ca.crt": "second CA"}
+	f.mustDeploy(opts)
+	if !f.get(ca, "backup-ca") || ca.Data["ca.crt"] != "second CA" {
+		t.Errorf("runtime configmap after a change: %v", ca.Data)
 	}
 }
 

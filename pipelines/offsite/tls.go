@@ -57,7 +57,7 @@ func (c Certs) Ensure(hosts []string) error {
 	if err != nil {
 		return err
 	}
-	if current(filepath.Join(c.CertsDir(), "public.crt"), hosts) {
+	if certCovers(filepath.Join(c.CertsDir(), "public.crt"), hosts) {
 		return nil
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -156,9 +156,9 @@ func loadCA(certFile, keyFile string) (*x509.Certificate, *ecdsa.PrivateKey, err
 	return cert, key, err
 }
 
-// current reports whether the certificate in file covers every host and
+// certCovers reports whether the certificate in file covers every host and
 // is good for another month.
-func current(file string, hosts []string) bool {
+func certCovers(file string, hosts []string) bool {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return false
